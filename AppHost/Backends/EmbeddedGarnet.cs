@@ -14,6 +14,7 @@ namespace AppHost.Backends;
 internal sealed class EmbeddedGarnet : IHostedService, IDisposable
 {
     private readonly GarnetServer _server;
+    private int _disposed;
 
     private EmbeddedGarnet(GarnetServer server, int port)
     {
@@ -54,11 +55,18 @@ internal sealed class EmbeddedGarnet : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _server.Dispose();
+        Dispose();
         return Task.CompletedTask;
     }
 
-    public void Dispose() => _server.Dispose();
+    // The host may stop the service and then dispose it; Garnet throws on a second dispose.
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _server.Dispose();
+        }
+    }
 
     private static int FreeLoopbackPort()
     {
