@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using StackExchange.Redis;
+
+namespace Notifications.Benchmarks;
+
+/// <summary>
+/// The redis-server a benchmark runs against: the one named by <c>REDIS=host:port</c>, or a fresh
+/// one on a free port with AOF everysec, removed afterwards.
+/// </summary>
+internal sealed class LocalRedisServer : IAsyncDisposable
+{
+    private readonly Process? _process;
+    private readonly string? _directory;
+
+    private LocalRedisServer(string endpoint, string description, Process? process, string? directory)
+    {
+        Endpoint = endpoint;
+        Description = description;
+        _process = process;
+        _directory = directory;
+    }
+
+    public string Endpoint { get; }
+    public string Description { get; }
+
+    public static async Task<LocalRedisServer> StartOrUseAsync(string? given)
+    {
+        if (!string.IsNullOrWhiteSpace(given))
+        {
+            return new LocalRedisServer(given, "given by REDIS", null, null);
+        }
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        var directory = Directory.CreateTempSubdirectory("bench-redis-").FullName;
+        var info = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start (apt-get install redis-server).");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var endpoint = $"127.0.0.1:{port}";
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var probe = await ConnectionMultiplexer.ConnectAsync($"{endpoint},connectTimeout=500");
+                break;
+            }
+            catch (RedisConnectionException) when (attempt < 100 && !process.HasExited)
+            {
+                await Task.Delay(50);
+            }
+        }
+        return new LocalRedisServer(endpoint, "own redis-server, appendonly yes, appendfsync everysec", process, directory);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+        _process?.Dispose();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}

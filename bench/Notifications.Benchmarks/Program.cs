@@ -1,0 +1,14 @@
+using Notifications.Benchmarks;
+
+// One benchmark per argument; each prints its figures and, as its last line, one JSON object.
+return args.FirstOrDefault() switch
+{
+    "queue" => await QueueBenchmark.RunAsync(),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: bench/run.sh <queue>");
+    return 2;
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Notifications.Queue;
+using Notifications.Tasks;
+using StackExchange.Redis;
+
+namespace Notifications.Benchmarks;
+
+/// <summary>
+/// <c>bench/run.sh queue</c>: 20,000 tasks of the old plan's example size through the queue, on a
+/// redis-server with AOF everysec (the setup the BullMQ and Hangfire reference figures were taken on).
+/// Prints raw LPUSH figures from the same client first, as the floor of what Redis allows here.
+/// </summary>
+internal static class QueueBenchmark
+{
+    private const int Tasks = 20_000;
+    private const int Callers = 100;
+    private const int Concurrency = 50;
+
+    public static async Task<int> RunAsync()
+    {
+        await using var server = await LocalRedisServer.StartOrUseAsync(Environment.GetEnvironmentVariable("REDIS"));
+        using var redis = await ConnectionMultiplexer.ConnectAsync($"{server.Endpoint},allowAdmin=true");
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+        using var metrics = new QueueMetrics(meters);
+        Console.WriteLine($"redis {server.Endpoint} ({server.Description}), {Tasks} tasks, {Environment.ProcessorCount} cores");
+
+        var floor = await LpushFloorAsync(redis.GetDatabase());
+        Console.WriteLine($"baseline: raw LPUSH, {Callers} callers: {floor:F0}/s");
+
+        var single = NewQueue(redis, metrics, "bench-single");
+        await single.Queue.EnqueueAsync(ExampleSms(), CancellationToken.None); // load the script
+        var enqueuePerSecond = await MeasureAsync(Tasks, async () =>
+        {
+            var next = 0;
+            await Task.WhenAll(Enumerable.Range(0, Callers).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) <= Tasks)
+                {
+                    await single.Queue.EnqueueAsync(ExampleSms(), CancellationToken.None);
+                }
+            }));
+        });
+        Console.WriteLine($"enqueue, one at a time, {Callers} callers: {enqueuePerSecond:F0}/s");
+
+        var bulk = NewQueue(redis, metrics, "bench-bulk");
+        var before = await UsedMemoryAsync(redis);
+        var batchPerSecond = await MeasureAsync(Tasks, async () =>
+        {
+            foreach (var chunk in Enumerable.Range(0, Tasks).Chunk(1_000))
+            {
+                await bulk.Queue.EnqueueManyAsync([.. chunk.Select(_ => ExampleSms())], CancellationToken.None);
+            }
+        });
+        var bytesPerTask = before is null ? (double?)null : ((await UsedMemoryAsync(redis))!.Value - before.Value) / (double)Tasks;
+        Console.WriteLine($"enqueue, batches of 1,000: {batchPerSecond:F0}/s; {bytesPerTask:F0} bytes of Redis memory per pending task");
+
+        var handler = new CountingHandler(Tasks);
+        var consumer = new QueueConsumer(redis, bulk.Options, handler, TimeProvider.System, metrics, NullLogger<QueueConsumer>.Instance);
+        using var stop = new CancellationTokenSource();
+        var stopwatch = Stopwatch.StartNew();
+        var run = consumer.RunAsync(stop.Token);
+        await handler.AllDone.Task;
+        var handled = stopwatch.Elapsed;
+        // Completion counts when acknowledged: wait for the last acknowledgements too.
+        while ((await bulk.Monitor.GetStatsAsync()).Counters.Processed < Tasks)
+        {
+            await Task.Delay(5);
+        }
+        var processPerSecond = Tasks / stopwatch.Elapsed.TotalSeconds;
+        await stop.CancelAsync();
+        await run;
+        Console.WriteLine($"process, no-op handler, concurrency {Concurrency}: {processPerSecond:F0}/s (handled in {handled.TotalMilliseconds:F0} ms)");
+
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["tasks"] = Tasks,
+            ["lpush_floor_per_s"] = Math.Round(floor),
+            ["enqueue_per_s"] = Math.Round(enqueuePerSecond),
+            ["enqueue_batch_per_s"] = Math.Round(batchPerSecond),
+            ["process_per_s"] = Math.Round(processPerSecond),
+            ["redis_bytes_per_task"] = bytesPerTask is null ? null : Math.Round(bytesPerTask.Value),
+        }));
+        return 0;
+    }
+
+    /// <summary>The old plan's example task: all five data fields, as in its queue structure.</summary>
+    private static NotificationRequest ExampleSms() => new()
+    {
+        Type = NotificationType.Sms,
+        Data = new NotificationData
+        {
+            Phone = "+1234567890",
+            Message = "Welcome message",
+            Email = "user@example.com",
+            Subject = "Welcome",
+            Content = "Email content",
+        },
+    };
+
+    private static (NotificationQueue Queue, QueueMonitor Monitor, QueueOptions Options) NewQueue(IConnectionMultiplexer redis, QueueMetrics metrics, string name)
+    {
+        var options = new QueueOptions { Name = $"{name}-{Guid.NewGuid():N}"[..30], Concurrency = Concurrency, Prefetch = 200 };
+        var wrapped = Options.Create(options);
+        return (new NotificationQueue(redis, wrapped, TimeProvider.System, metrics), new QueueMonitor(redis, wrapped, TimeProvider.System, metrics), options);
+    }
+
+    private static async Task<double> LpushFloorAsync(IDatabase db)
+    {
+        var key = "bench-floor-" + Guid.NewGuid().ToString("N");
+        var payload = new string('x', 200);
+        var rate = await MeasureAsync(Tasks, async () =>
+        {
+            var next = 0;
+            await Task.WhenAll(Enumerable.Range(0, Callers).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) <= Tasks)
+                {
+                    await db.ListLeftPushAsync(key, payload);
+                }
+            }));
+        });
+        await db.KeyDeleteAsync(key);
+        return rate;
+    }
+
+    private static async Task<double> MeasureAsync(int count, Func<Task> work)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await work();
+        return count / stopwatch.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<long?> UsedMemoryAsync(IConnectionMultiplexer redis)
+    {
+        var info = await redis.GetServers()[0].InfoAsync("memory");
+        var usedMemory = info.SelectMany(g => g).FirstOrDefault(p => p.Key == "used_memory").Value;
+        return usedMemory is null ? null : long.Parse(usedMemory, CultureInfo.InvariantCulture);
+    }
+
+    private sealed class CountingHandler(int expected) : INotificationHandler
+    {
+        private int _handled;
+
+        public TaskCompletionSource AllDone { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ValueTask<HandlerResult> HandleAsync(ClaimedTask claimed, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _handled) == expected)
+            {
+                AllDone.TrySetResult();
+            }
+            return ValueTask.FromResult(HandlerResult.Done);
+        }
+    }
+}
