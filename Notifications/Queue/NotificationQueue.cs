@@ -20,6 +20,8 @@ public sealed class NotificationQueue
     private readonly QueueOptions _options;
     private readonly TimeProvider _time;
     private readonly QueueMetrics _metrics;
+    private readonly long _idempotencyWindowMs;
+    private readonly RedisKey[][] _singleEnqueueKeys;
 
     public NotificationQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> options, TimeProvider time, QueueMetrics metrics)
     {
@@ -29,14 +31,42 @@ public sealed class NotificationQueue
         _subscriber = redis.GetSubscriber();
         _time = time;
         _metrics = metrics;
+        _idempotencyWindowMs = (long)_options.IdempotencyWindow.TotalMilliseconds;
+        _singleEnqueueKeys = [.. Keys.Pending.Select(pending => new RedisKey[] { Keys.Tasks, pending, Keys.Stats })];
     }
 
     public QueueKeys Keys { get; }
 
+    /// <summary>Enqueues one task in one script call: the path every form submission takes.</summary>
     public async Task<EnqueueResult> EnqueueAsync(NotificationRequest request, CancellationToken cancellationToken = default)
     {
-        var results = await EnqueueManyAsync([request], cancellationToken).ConfigureAwait(false);
-        return results[0];
+        ArgumentNullException.ThrowIfNull(request);
+        NotificationRequestRules.Validate(request);
+        var (task, body) = CreateTask(request, _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, Activity.Current);
+        var lane = (int)task.Priority;
+        string id;
+        long length;
+        int added;
+        if (task.IdempotencyKey is { } idempotencyKey)
+        {
+            var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Enqueue,
+                [Keys.Tasks, Keys.Pending[lane], Keys.Stats, Keys.Idempotency(idempotencyKey)],
+                [_idempotencyWindowMs, task.Id, body, 4]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+            (id, length, added) = ((string)reply[0]!, (long)reply[1], (int)reply[2]);
+        }
+        else
+        {
+            var reply = await _db.ScriptEvaluateAsync(QueueScripts.EnqueueOne, _singleEnqueueKeys[lane], [task.Id, body])
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            (id, length, added) = (task.Id, (long)reply, 1);
+        }
+        if (added > 0 && length <= added)
+        {
+            // Consumers poll anyway; a wake-up is only needed when the lane was empty, so they may be idle.
+            _subscriber.Publish(Keys.WakeChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
+        }
+        _metrics.Enqueued(added);
+        return new EnqueueResult(id, id != task.Id);
     }
 
     /// <summary>
@@ -54,29 +84,9 @@ public sealed class NotificationQueue
         var tasks = new NotificationTask[requests.Count];
         var bodies = new byte[requests.Count][];
         var timestamp = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
-        var traceParent = Activity.Current?.Id;
-        var traceState = Activity.Current?.TraceStateString;
         for (var i = 0; i < requests.Count; i++)
         {
-            var request = requests[i];
-            tasks[i] = new NotificationTask
-            {
-                Id = TaskIds.New(),
-                Type = request.Type,
-                Data = request.Data,
-                Timestamp = timestamp,
-                MaxRetries = request.MaxRetries ?? _options.DefaultMaxRetries,
-                Priority = request.Priority,
-                IdempotencyKey = request.IdempotencyKey,
-                Correlation = request.Correlation,
-                TraceParent = traceParent,
-                TraceState = traceState,
-            };
-            bodies[i] = TaskJson.Serialize(tasks[i]);
-            if (bodies[i].Length > NotificationRequestRules.MaxBodyBytes)
-            {
-                throw new InvalidNotificationException($"A notification may be at most {NotificationRequestRules.MaxBodyBytes / 1024} KiB; this one is {bodies[i].Length / 1024} KiB.");
-            }
+            (tasks[i], bodies[i]) = CreateTask(requests[i], timestamp, Activity.Current);
         }
 
         var calls = new List<(int[] Indexes, Task<RedisResult> Call)>();
@@ -114,11 +124,34 @@ public sealed class NotificationQueue
         return results;
     }
 
+    private (NotificationTask Task, byte[] Body) CreateTask(NotificationRequest request, double timestamp, Activity? queuedBy)
+    {
+        var task = new NotificationTask
+        {
+            Id = TaskIds.New(),
+            Type = request.Type,
+            Data = request.Data,
+            Timestamp = timestamp,
+            MaxRetries = request.MaxRetries ?? _options.DefaultMaxRetries,
+            Priority = request.Priority,
+            IdempotencyKey = request.IdempotencyKey,
+            Correlation = request.Correlation,
+            TraceParent = queuedBy?.Id,
+            TraceState = queuedBy?.TraceStateString,
+        };
+        var body = TaskJson.Serialize(task);
+        if (body.Length > NotificationRequestRules.MaxBodyBytes)
+        {
+            throw new InvalidNotificationException($"A notification may be at most {NotificationRequestRules.MaxBodyBytes / 1024} KiB; this one is {body.Length / 1024} KiB.");
+        }
+        return (task, body);
+    }
+
     private Task<RedisResult> EnqueueChunk(int lane, int[] indexes, NotificationTask[] tasks, byte[][] bodies)
     {
         var keys = new List<RedisKey>(3) { Keys.Tasks, Keys.Pending[lane], Keys.Stats };
         var args = new RedisValue[1 + indexes.Length * 3];
-        args[0] = (long)_options.IdempotencyWindow.TotalMilliseconds;
+        args[0] = _idempotencyWindowMs;
         for (var j = 0; j < indexes.Length; j++)
         {
             var task = tasks[indexes[j]];

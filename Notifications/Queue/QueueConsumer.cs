@@ -323,8 +323,9 @@ public sealed partial class QueueConsumer
             {
                 _metrics.Completed(claimed.Task.QueuedAt, now);
             }
-            Finish(outcome.Id);
+            _inHand.TryRemove(outcome.Id, out _);
         }
+        _slots.Release(completed.Count);
     }
 
     private async Task RecordFailureAsync(Outcome outcome)

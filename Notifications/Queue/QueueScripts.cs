@@ -15,6 +15,18 @@ internal static class QueueScripts
     private const string Prelude = "local unpack = table.unpack or unpack\n";
 
     /// <summary>
+    /// KEYS: task, pending lane, stats. ARGV: id, body. Returns the pending list's length.
+    /// The common case (one task, no idempotency key) without the loop of <see cref="Enqueue"/>:
+    /// it costs Redis about half the CPU.
+    /// </summary>
+    public const string EnqueueOne = """
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        local length = redis.call('LPUSH', KEYS[2], ARGV[1])
+        redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
+        return length
+        """;
+
+    /// <summary>
     /// KEYS: task, pending lane, stats, then one idempotency key per task that has one.
     /// ARGV: idempotency window ms, then (id, body, index into KEYS of its idempotency key or 0) per task.
     /// Returns the id per task (the earlier task's id when its idempotency key was taken), then the

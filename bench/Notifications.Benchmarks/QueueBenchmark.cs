@@ -28,11 +28,30 @@ internal static class QueueBenchmark
         using var redis = await ConnectionMultiplexer.ConnectAsync($"{server.Endpoint},allowAdmin=true");
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         using var metrics = new QueueMetrics(meters);
+        s_cpuProbe = redis;
         Console.WriteLine($"redis {server.Endpoint} ({server.Description}), {Tasks} tasks, {Environment.ProcessorCount} cores");
 
         var floor = await LpushFloorAsync(redis.GetDatabase());
         Console.WriteLine($"baseline: raw LPUSH, {Callers} callers: {floor:F0}/s");
 
+        // A second floor: what one script call with the enqueue's three commands costs, without the queue's own code.
+        {
+            var db = redis.GetDatabase();
+            var script = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) local l = redis.call('LPUSH', KEYS[2], ARGV[1]) redis.call('HINCRBY', KEYS[3], 'enqueued', 1) return l";
+            var body = new byte[150];
+            var scriptFloor = await MeasureAsync(Tasks, async () =>
+            {
+                var next = 0;
+                await Task.WhenAll(Enumerable.Range(0, Callers).Select(async _ =>
+                {
+                    while (Interlocked.Increment(ref next) <= Tasks)
+                    {
+                        await db.ScriptEvaluateAsync(script, ["x1", "x2", "x3"], [Guid.NewGuid().ToString(), body]);
+                    }
+                }));
+            });
+            Console.WriteLine($"baseline: the enqueue script's three commands as a bare script, {Callers} callers: {scriptFloor:F0}/s");
+        }
         var single = NewQueue(redis, metrics, "bench-single");
         await single.Queue.EnqueueAsync(ExampleSms(), CancellationToken.None); // load the script
         var enqueuePerSecond = await MeasureAsync(Tasks, async () =>
@@ -63,19 +82,20 @@ internal static class QueueBenchmark
         var handler = new CountingHandler(Tasks);
         var consumer = new QueueConsumer(redis, bulk.Options, handler, TimeProvider.System, metrics, NullLogger<QueueConsumer>.Instance);
         using var stop = new CancellationTokenSource();
-        var stopwatch = Stopwatch.StartNew();
-        var run = consumer.RunAsync(stop.Token);
-        await handler.AllDone.Task;
-        var handled = stopwatch.Elapsed;
-        // Completion counts when acknowledged: wait for the last acknowledgements too.
-        while ((await bulk.Monitor.GetStatsAsync()).Counters.Processed < Tasks)
+        Task? run = null;
+        var processPerSecond = await MeasureAsync(Tasks, async () =>
         {
-            await Task.Delay(5);
-        }
-        var processPerSecond = Tasks / stopwatch.Elapsed.TotalSeconds;
+            run = consumer.RunAsync(stop.Token);
+            await handler.AllDone.Task;
+            // A task counts as processed once acknowledged: wait for the last acknowledgements too.
+            while ((await bulk.Monitor.GetStatsAsync()).Counters.Processed < Tasks)
+            {
+                await Task.Delay(2);
+            }
+        });
         await stop.CancelAsync();
-        await run;
-        Console.WriteLine($"process, no-op handler, concurrency {Concurrency}: {processPerSecond:F0}/s (handled in {handled.TotalMilliseconds:F0} ms)");
+        await run!;
+        Console.WriteLine($"process, no-op handler, concurrency {Concurrency}: {processPerSecond:F0}/s");
 
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
@@ -129,11 +149,47 @@ internal static class QueueBenchmark
         return rate;
     }
 
-    private static async Task<double> MeasureAsync(int count, Func<Task> work)
+    private static IConnectionMultiplexer? s_cpuProbe;
+
+    /// <summary>Times the work, and says how much of it Redis spent: tells a client-bound from a server-bound figure.</summary>
+    private static async Task<double> MeasureAsync(int count, Func<Task> work, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(work))] string? _ = null)
     {
+        var cpuBefore = await RedisCpuSecondsAsync();
+        var scriptsBefore = await ScriptCallsAsync();
+        var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
         await work();
-        return count / stopwatch.Elapsed.TotalSeconds;
+        var elapsed = stopwatch.Elapsed;
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpuBefore;
+        var cpuAfter = await RedisCpuSecondsAsync();
+        var scriptsAfter = await ScriptCallsAsync();
+        if (cpuBefore is not null && cpuAfter is not null)
+        {
+            Console.WriteLine($"  redis-server CPU {(cpuAfter.Value - cpuBefore.Value) / elapsed.TotalSeconds:P0} of the wall time, {(cpuAfter.Value - cpuBefore.Value) * 1e6 / count:F1} us and {(scriptsAfter - scriptsBefore) / (double)count:F3} script calls per task; this client {clientCpu.TotalMicroseconds / count:F1} us per task");
+        }
+        return count / elapsed.TotalSeconds;
+    }
+
+    private static async Task<long> ScriptCallsAsync()
+    {
+        if (s_cpuProbe is null)
+        {
+            return 0;
+        }
+        var info = await s_cpuProbe.GetServers()[0].InfoAsync("commandstats");
+        return info.SelectMany(g => g).Where(p => p.Key is "cmdstat_evalsha" or "cmdstat_eval")
+            .Sum(p => long.Parse(p.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+    }
+
+    private static async Task<double?> RedisCpuSecondsAsync()
+    {
+        if (s_cpuProbe is null)
+        {
+            return null;
+        }
+        var info = await s_cpuProbe.GetServers()[0].InfoAsync("cpu");
+        var values = info.SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
+        return double.Parse(values["used_cpu_user"], CultureInfo.InvariantCulture) + double.Parse(values["used_cpu_sys"], CultureInfo.InvariantCulture);
     }
 
     private static async Task<long?> UsedMemoryAsync(IConnectionMultiplexer redis)
