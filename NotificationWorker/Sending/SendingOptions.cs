@@ -4,7 +4,7 @@ using MailKit.Security;
 namespace NotificationWorker.Sending;
 
 /// <summary>Settings every provider shares (section <c>Sending</c>).</summary>
-public sealed class SendingOptions
+public sealed class SendingOptions : IValidatableObject
 {
     public const string SectionName = "Sending";
     public static readonly TimeSpan DefaultConfigurationFaultRetryAfter = TimeSpan.FromMinutes(5);
@@ -31,6 +31,22 @@ public sealed class SendingOptions
         [ProviderNames.Brevo] = new() { PerSecond = 10 },
         [ProviderNames.Smtp] = new() { PerSecond = 5 },
     };
+
+    /// <summary>Data annotations do not look inside nested objects: validate them here.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var nested = RateLimits.Select(limit => ($"{nameof(RateLimits)}:{limit.Key}", (object)limit.Value))
+            .Prepend((nameof(CircuitBreaker), CircuitBreaker));
+        foreach (var (path, value) in nested)
+        {
+            var results = new List<ValidationResult>();
+            Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true);
+            foreach (var result in results)
+            {
+                yield return new ValidationResult($"{path}: {result.ErrorMessage}", result.MemberNames.Select(m => $"{path}:{m}"));
+            }
+        }
+    }
 }
 
 public sealed class CircuitBreakerSettings
