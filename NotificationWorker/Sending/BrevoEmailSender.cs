@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
@@ -39,7 +38,8 @@ public sealed partial class BrevoEmailSender(
         try
         {
             using var client = httpClientFactory.CreateClient(HttpClientName);
-            using var response = await client.PostAsJsonAsync("smtp/email", email, Json, ct);
+            using var content = ProviderHttp.JsonBody(email, Json);
+            using var response = await client.PostAsync("smtp/email", content, ct);
             var body = ProviderHttp.TryParseJson(await ProviderHttp.ReadBodyAsync(response, ct, maxChars: 64 * 1024));
             return response.IsSuccessStatusCode
                 ? new SendResult.Sent(Name, body.GetString("messageId"))

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Net;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -40,7 +39,8 @@ public sealed partial class BulkSmsSender(
         try
         {
             using var client = httpClientFactory.CreateClient(HttpClientName);
-            using var response = await client.PostAsJsonAsync(path, submission, Json, ct);
+            using var content = ProviderHttp.JsonBody(submission, Json);
+            using var response = await client.PostAsync(path, content, ct);
             return response.IsSuccessStatusCode
                 ? await ReadAcceptedAsync(response, ct)
                 : await ClassifyErrorAsync(response, ct);

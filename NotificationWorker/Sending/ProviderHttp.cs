@@ -28,6 +28,10 @@ internal static class ProviderHttp
         return null;
     }
 
+    /// <summary>A buffered JSON body: sent with Content-Length rather than chunked, which every API gateway takes.</summary>
+    public static StringContent JsonBody<T>(T value, JsonSerializerOptions options) =>
+        new(JsonSerializer.Serialize(value, options), System.Text.Encoding.UTF8, "application/json");
+
     public static bool IsRetryableStatus(HttpStatusCode status) =>
         status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests or TooEarly
         || (int)status >= 500;

@@ -52,7 +52,11 @@ public sealed record NotificationModel
 
 /// <param name="Subject">Null for SMS.</param>
 /// <param name="HtmlBody">Null for SMS.</param>
-public sealed record RenderedNotification(string? Subject, string TextBody, string? HtmlBody);
+public sealed record RenderedNotification(string? Subject, string TextBody, string? HtmlBody)
+{
+    public OutgoingMessage ToMessage(string taskId, Channel channel, string recipient) =>
+        new(taskId, channel, recipient, Subject, TextBody, HtmlBody);
+}
 
 /// <summary>
 /// Renders the Liquid templates embedded from <c>Templates/</c>: per template name an

@@ -1,4 +1,5 @@
 using NotificationWorker.Sending;
+using NotificationWorker.Templates;
 using NotificationWorker.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -57,6 +58,22 @@ public sealed class OutboxTests : IAsyncLifetime
         Assert.Equal("<p>Hi Thandi,</p><p>welcome.</p>", email.HtmlBody);
         Assert.Equal(SenderHost.Start.AddSeconds(5), email.CreatedAt);
         Assert.Equal(email, await reader.FindAsync(email.Id, ct));
+    }
+
+    [Fact]
+    public async Task Outbox_KeepsTheRenderedTemplate_ForAPersonToRead()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var templates = _host.Services.GetRequiredService<NotificationTemplates>();
+        var rendered = templates.Render(TemplateNames.Welcome, Channel.Email, new NotificationModel { StudentName = "Thandi", LoginUrl = "https://versant.example/login" });
+
+        var sent = await _host.Senders.Email.SendAsync(rendered.ToMessage("task-welcome", Channel.Email, "thandi@example.org"), ct);
+
+        var kept = await _host.Services.GetRequiredService<OutboxReader>().FindAsync(Assert.IsType<SendResult.Sent>(sent).ProviderMessageId!, ct);
+        Assert.NotNull(kept);
+        Assert.Equal(rendered.Subject, kept.Subject);
+        Assert.Equal(rendered.TextBody, kept.TextBody);
+        Assert.Equal(rendered.HtmlBody, kept.HtmlBody);
     }
 
     [Fact]
