@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Polly;
+using Polly.CircuitBreaker;
+using StackExchange.Redis;
+
+namespace NotificationWorker.Sending;
+
+/// <summary>
+/// Wraps a provider sender with what every provider needs: a circuit breaker, the shared rate
+/// limit, the send span and the metrics. This is what <see cref="MessageSenders"/> hands out.
+/// </summary>
+public sealed partial class GuardedSender : IMessageSender
+{
+    private static readonly TimeSpan RateLimiterOutageRetryAfter = TimeSpan.FromSeconds(5);
+
+    private readonly IMessageSender _inner;
+    private readonly IProviderRateLimiter? _rateLimiter;
+    private readonly TimeSpan _maxRateLimitWait;
+    private readonly SendingTelemetry _telemetry;
+    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline<Attempt> _breaker;
+
+    public GuardedSender(
+        IMessageSender inner,
+        IProviderRateLimiter? rateLimiter,
+        SendingOptions options,
+        SendingTelemetry telemetry,
+        TimeProvider time,
+        ILogger logger)
+    {
+        _inner = inner;
+        _rateLimiter = rateLimiter;
+        _maxRateLimitWait = options.MaxRateLimitWait;
+        _telemetry = telemetry;
+        _time = time;
+
+        var settings = options.CircuitBreaker;
+        _breaker = new ResiliencePipelineBuilder<Attempt> { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<Attempt>
+            {
+                FailureRatio = settings.FailureRatio,
+                MinimumThroughput = settings.MinimumThroughput,
+                SamplingDuration = settings.SamplingDuration,
+                BreakDuration = settings.BreakDuration,
+                // Only answers that suggest the provider is unwell count: a permanent failure is about
+                // one message, and a send the rate limiter held back never reached the provider.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Result is { ReachedProvider: true, Result: SendResult.TransientFailure }),
+                OnOpened = args =>
+                {
+                    LogCircuitOpened(logger, inner.Name, args.BreakDuration);
+                    return default;
+                },
+                OnClosed = _ =>
+                {
+                    LogCircuitClosed(logger, inner.Name);
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    public string Name => _inner.Name;
+
+    public Channel Channel => _inner.Channel;
+
+    public async Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
+    {
+        using var activity = SendingTelemetry.ActivitySource.StartActivity($"send {Name}", ActivityKind.Client);
+        activity?.SetTag("notification.task_id", message.TaskId);
+        activity?.SetTag("notification.channel", SendingTelemetry.ChannelTag(Channel));
+        activity?.SetTag("notification.provider", Name);
+
+        SendResult result;
+        string? failureKind;
+        try
+        {
+            var attempt = await _breaker.ExecuteAsync(static (state, token) => state.self.AttemptAsync(state.message, token), (self: this, message), ct);
+            result = attempt.Result;
+            failureKind = attempt.ReachedProvider ? null : "throttled";
+        }
+        catch (BrokenCircuitException e)
+        {
+            result = new SendResult.TransientFailure(Name, $"{Name} circuit is open after repeated failures", e.RetryAfter);
+            failureKind = "circuit_open";
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _telemetry.RecordFailed(Name, Channel, "exception");
+            activity?.AddException(e);
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
+        }
+
+        Record(activity, result, failureKind);
+        return result;
+    }
+
+    private async ValueTask<Attempt> AttemptAsync(OutgoingMessage message, CancellationToken ct)
+    {
+        if (_rateLimiter is not null)
+        {
+            RateLimitLease lease;
+            try
+            {
+                lease = await _rateLimiter.AcquireAsync(Name, _maxRateLimitWait, ct);
+            }
+            catch (RedisException e)
+            {
+                // Without the shared budget we cannot know whether sending would exceed it: wait for Redis.
+                return new Attempt(new SendResult.TransientFailure(Name, $"rate limiter unavailable: {e.Message}", RateLimiterOutageRetryAfter), ReachedProvider: false);
+            }
+
+            if (!lease.Acquired)
+            {
+                return new Attempt(new SendResult.TransientFailure(Name, $"{Name} rate limit reached", lease.Wait), ReachedProvider: false);
+            }
+
+            if (lease.Wait > TimeSpan.Zero)
+            {
+                await Task.Delay(lease.Wait, _time, ct);
+            }
+        }
+
+        var started = _time.GetTimestamp();
+        var result = await _inner.SendAsync(message, ct);
+        _telemetry.RecordLatency(Name, Channel, _time.GetElapsedTime(started));
+        return new Attempt(result, ReachedProvider: true);
+    }
+
+    private void Record(Activity? activity, SendResult result, string? failureKind)
+    {
+        switch (result)
+        {
+            case SendResult.Sent sent:
+                _telemetry.RecordSent(Name, Channel);
+                activity?.SetTag("notification.outcome", "sent");
+                activity?.SetTag("notification.provider_message_id", sent.ProviderMessageId);
+                break;
+            case SendResult.TransientFailure transient:
+                _telemetry.RecordFailed(Name, Channel, failureKind ?? "transient");
+                activity?.SetTag("notification.outcome", failureKind ?? "transient");
+                activity?.SetTag("notification.retry_after_ms", transient.RetryAfter?.TotalMilliseconds);
+                activity?.SetStatus(ActivityStatusCode.Error, transient.Error);
+                break;
+            case SendResult.PermanentFailure permanent:
+                _telemetry.RecordFailed(Name, Channel, "permanent");
+                activity?.SetTag("notification.outcome", "permanent");
+                activity?.SetStatus(ActivityStatusCode.Error, permanent.Error);
+                break;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Circuit for {Provider} opened for {BreakDuration} after repeated failures; sends wait instead of calling it")]
+    private static partial void LogCircuitOpened(ILogger logger, string provider, TimeSpan breakDuration);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Circuit for {Provider} closed: the provider answers again")]
+    private static partial void LogCircuitClosed(ILogger logger, string provider);
+
+    private readonly record struct Attempt(SendResult Result, bool ReachedProvider);
+}

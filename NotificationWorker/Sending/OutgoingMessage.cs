@@ -1,0 +1,38 @@
+namespace NotificationWorker.Sending;
+
+public enum Channel
+{
+    Sms,
+    Email,
+}
+
+/// <summary>A notification rendered and addressed, ready for a provider.</summary>
+/// <param name="TaskId">The queue task this message belongs to; providers that deduplicate use it.</param>
+/// <param name="Recipient">An E.164 phone number for SMS, an email address for email.</param>
+public sealed record OutgoingMessage(
+    string TaskId,
+    Channel Channel,
+    string Recipient,
+    string? Subject,
+    string TextBody,
+    string? HtmlBody);
+
+/// <summary>
+/// What a provider made of one send. Provider outcomes are results, never exceptions: a sender
+/// throws only for cancellation or a bug.
+/// </summary>
+public abstract record SendResult
+{
+    private SendResult(string provider) => Provider = provider;
+
+    public string Provider { get; }
+
+    /// <summary>The provider accepted the message.</summary>
+    public sealed record Sent(string Provider, string? ProviderMessageId) : SendResult(Provider);
+
+    /// <summary>Worth another attempt later: outage, throttling, timeout, or a fault on our side the operator can fix.</summary>
+    public sealed record TransientFailure(string Provider, string Error, TimeSpan? RetryAfter) : SendResult(Provider);
+
+    /// <summary>The same request can never succeed (an invalid number or address): dead-letter it with this reason.</summary>
+    public sealed record PermanentFailure(string Provider, string Error) : SendResult(Provider);
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using NotificationWorker.Sending;
+using NotificationWorker.Tests.Support;
+
+namespace NotificationWorker.Tests.Sending;
+
+public sealed class GuardedSenderTests : IDisposable
+{
+    private static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(30);
+    private readonly FakeTimeProvider _time = new(SenderHost.Start);
+    private readonly ScriptedProvider _provider = new();
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public void Dispose() => _services.Dispose();
+
+    [Fact]
+    public async Task Circuit_OpensAfterRepeatedTransientFailures_AndAnswersWithoutCallingTheProvider()
+    {
+        var sender = Guard();
+        _provider.Next = Unavailable;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.IsType<SendResult.TransientFailure>(await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var result = await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken);
+
+        var open = Assert.IsType<SendResult.TransientFailure>(result);
+        Assert.Contains("circuit is open", open.Error);
+        Assert.Equal(BreakDuration - TimeSpan.FromSeconds(10), open.RetryAfter);
+        Assert.Equal(3, _provider.Calls);
+    }
+
+    [Fact]
+    public async Task Circuit_ClosesAgain_WhenTheProviderRecoversAfterTheBreak()
+    {
+        var sender = Guard();
+        _provider.Next = Unavailable;
+        for (var i = 0; i < 3; i++)
+        {
+            await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken);
+        }
+
+        _time.Advance(BreakDuration + TimeSpan.FromSeconds(1));
+        _provider.Next = Accepted;
+
+        Assert.IsType<SendResult.Sent>(await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken));
+        Assert.IsType<SendResult.Sent>(await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken));
+        Assert.Equal(5, _provider.Calls);
+    }
+
+    [Fact]
+    public async Task Circuit_StaysClosed_OnPermanentFailures()
+    {
+        var sender = Guard();
+        _provider.Next = InvalidNumber;
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.IsType<SendResult.PermanentFailure>(await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken));
+        }
+
+        Assert.Equal(5, _provider.Calls);
+    }
+
+    [Fact]
+    public async Task RateLimit_ReturnsTransientWithItsWait_WithoutCallingTheProvider_WhenTheSlotIsTooFarOff()
+    {
+        var sender = Guard(new FixedLimiter(new RateLimitLease(false, TimeSpan.FromSeconds(4))));
+        _provider.Next = Accepted;
+
+        var result = await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken);
+
+        Assert.Equal(TimeSpan.FromSeconds(4), Assert.IsType<SendResult.TransientFailure>(result).RetryAfter);
+        Assert.Equal(0, _provider.Calls);
+    }
+
+    [Fact]
+    public async Task Send_EmitsASpanWithProviderTags_AndCountsTheOutcome()
+    {
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == SendingTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var counted = new List<(string Instrument, object? Provider)>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == SendingTelemetry.Name)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, _, tags, _) => counted.Add((instrument.Name, Tag(tags, "provider"))));
+        meters.Start();
+        var sender = Guard();
+        _provider.Next = Accepted;
+
+        await sender.SendAsync(Messages.Sms(taskId: "task-telemetry"), TestContext.Current.CancellationToken);
+
+        var span = Assert.Single(spans, s => (string?)s.GetTagItem("notification.task_id") == "task-telemetry");
+        Assert.Equal("send scripted", span.DisplayName);
+        Assert.Equal("scripted", span.GetTagItem("notification.provider"));
+        Assert.Equal("sent", span.GetTagItem("notification.outcome"));
+        Assert.Equal("id-1", span.GetTagItem("notification.provider_message_id"));
+        Assert.Contains(("notifications.provider.sent", (object?)"scripted"), counted);
+    }
+
+    private static object? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == name)
+            {
+                return tag.Value;
+            }
+        }
+
+        return null;
+    }
+
+    private GuardedSender Guard(IProviderRateLimiter? limiter = null) => new(
+        _provider,
+        limiter,
+        new SendingOptions
+        {
+            CircuitBreaker = new() { FailureRatio = 0.5, MinimumThroughput = 3, SamplingDuration = TimeSpan.FromSeconds(60), BreakDuration = BreakDuration },
+        },
+        new SendingTelemetry(_services.GetRequiredService<IMeterFactory>()),
+        _time,
+        NullLogger.Instance);
+
+    private static SendResult Unavailable(int call) => new SendResult.TransientFailure("scripted", "503 Service Unavailable", null);
+
+    private static SendResult Accepted(int call) => new SendResult.Sent("scripted", $"id-{call}");
+
+    private static SendResult InvalidNumber(int call) => new SendResult.PermanentFailure("scripted", "400 invalid number");
+
+    private sealed class ScriptedProvider : IMessageSender
+    {
+        public Func<int, SendResult> Next { get; set; } = Accepted;
+
+        public int Calls { get; private set; }
+
+        public string Name => "scripted";
+
+        public Channel Channel => Channel.Sms;
+
+        public Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
+        {
+            // Numbered per result kind so the span test sees "id-1".
+            Calls++;
+            return Task.FromResult(Next(Calls));
+        }
+    }
+
+    private sealed class FixedLimiter(RateLimitLease lease) : IProviderRateLimiter
+    {
+        public Task<RateLimitLease> AcquireAsync(string provider, TimeSpan maxWait, CancellationToken ct) => Task.FromResult(lease);
+    }
+}
