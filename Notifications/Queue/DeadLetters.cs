@@ -75,7 +75,7 @@ public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOpti
             return false;
         }
         var revived = task with { RetryCount = 0, LastError = null, FailedAtMs = 0 };
-        var lane = (int)revived.Priority;
+        var lane = QueueKeys.LaneOf(revived.Priority);
         var result = await _db.ScriptEvaluateAsync(QueueScripts.Revive,
             [_keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.Stats, _keys.Pending[lane]],
             [id, TaskJson.Serialize(revived)]).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using StackExchange.Redis;
 
 namespace Notifications.Queue;
@@ -69,6 +70,23 @@ public sealed class QueueKeys
     public RedisKey[] Leased { get; }
 
     public RedisChannel WakeChannel { get; }
+
+    /// <summary>Lanes are claimed in index order: high first, bulk last.</summary>
+    public static int LaneOf(NotificationPriority priority) => priority switch
+    {
+        NotificationPriority.High => 0,
+        NotificationPriority.Normal => 1,
+        NotificationPriority.Bulk => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(priority), priority, "Unknown priority."),
+    };
+
+    public static NotificationPriority PriorityOf(int lane) => lane switch
+    {
+        0 => NotificationPriority.High,
+        1 => NotificationPriority.Normal,
+        2 => NotificationPriority.Bulk,
+        _ => throw new ArgumentOutOfRangeException(nameof(lane), lane, "Unknown lane."),
+    };
 
     public RedisKey Idempotency(string key) => IdempotencyPrefix + key;
 

@@ -51,7 +51,7 @@ public sealed class QueueMonitor(IConnectionMultiplexer redis, IOptions<QueueOpt
         var stats = new QueueStats
         {
             Lanes = [.. Enumerable.Range(0, QueueKeys.LaneCount).Select(lane =>
-                new LaneStats((NotificationPriority)lane, pending[lane].Result, scheduled[lane].Result, leased[lane].Result))],
+                new LaneStats(QueueKeys.PriorityOf(lane), pending[lane].Result, scheduled[lane].Result, leased[lane].Result))],
             Dead = dead.Result,
             Counters = new QueueCounters(
                 Count("enqueued"), Count("processed"), Count("failed"), Count("retried"),

@@ -82,11 +82,12 @@ public enum NotificationType
 [JsonConverter(typeof(JsonStringEnumConverter<NotificationPriority>))]
 public enum NotificationPriority
 {
-    [JsonStringEnumMemberName("high")]
-    High = 0,
-
+    // Normal is the zero value so that the JSON of most tasks leaves it out (a few bytes less per pending task).
     [JsonStringEnumMemberName("normal")]
-    Normal = 1,
+    Normal = 0,
+
+    [JsonStringEnumMemberName("high")]
+    High = 1,
 
     [JsonStringEnumMemberName("bulk")]
     Bulk = 2,

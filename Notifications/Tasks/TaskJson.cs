@@ -1,20 +1,27 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Notifications.Tasks;
 
 [JsonSerializable(typeof(NotificationTask))]
-[JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowReadingFromString)]
 internal sealed partial class TaskJsonContext : JsonSerializerContext;
 
 /// <summary>Serialises tasks with source-generated code: the queue's hot path does no reflection.</summary>
 public static class TaskJson
 {
+    // Task JSON is never embedded in HTML, so "+" in phone numbers need not become "\u002B".
+    private static readonly TaskJsonContext s_context = new(new JsonSerializerOptions
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+    });
+
     public static byte[] Serialize(NotificationTask task) =>
-        JsonSerializer.SerializeToUtf8Bytes(task, TaskJsonContext.Default.NotificationTask);
+        JsonSerializer.SerializeToUtf8Bytes(task, s_context.NotificationTask);
 
     /// <exception cref="JsonException">The payload is not a task in the old plan's schema.</exception>
     public static NotificationTask Deserialize(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize(json, TaskJsonContext.Default.NotificationTask)
+        JsonSerializer.Deserialize(json, s_context.NotificationTask)
         ?? throw new JsonException("The payload is JSON null, not a task.");
 }
