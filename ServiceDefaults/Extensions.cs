@@ -19,7 +19,10 @@ public static class Extensions
     public const string AlivenessEndpointPath = "/alive";
 
     /// <summary>Activity sources and meters of this product, so every service exports them.</summary>
-    public static readonly string[] ProductTelemetryNames = ["Notifications.Queue", "Notifications.Worker", "Notifications.Api"];
+    public static readonly string[] ProductTelemetryNames = ["Notifications.Queue", "Notifications.Worker", "Notifications.Api", "Notifications.Stores", MongoDbDriverSource];
+
+    /// <summary>The MongoDB driver's own command spans (driver 3.7 and later; <c>MongoTelemetry.ActivitySourceName</c>).</summary>
+    public const string MongoDbDriverSource = "MongoDB.Driver";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
