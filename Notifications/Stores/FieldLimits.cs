@@ -15,6 +15,8 @@ public static class FieldLimits
     public const int Email = 254;
     /// <summary>E.164: a plus sign and at most 15 digits.</summary>
     public const int Phone = 16;
+    /// <summary>A delivery's recipient is a phone number or an email address.</summary>
+    public const int Recipient = Email;
     public const int FormTitle = 200;
     public const int FormFieldName = 100;
     public const int FormFieldCount = 200;

@@ -115,7 +115,7 @@ internal static class StoreInput
         {
             TaskId = FieldValidation.Required(deliveryEvent.TaskId, "taskId", FieldLimits.TaskId),
             At = FieldValidation.ToStoredPrecision(deliveryEvent.At),
-            Recipient = FieldValidation.Required(deliveryEvent.Recipient, "recipient", FieldLimits.Email),
+            Recipient = FieldValidation.Required(deliveryEvent.Recipient, "recipient", FieldLimits.Recipient),
             Provider = FieldValidation.Optional(deliveryEvent.Provider, "provider", FieldLimits.Provider),
             ProviderMessageId = FieldValidation.Optional(deliveryEvent.ProviderMessageId, "providerMessageId", FieldLimits.ProviderMessageId),
             Error = FieldValidation.Truncate(deliveryEvent.Error, FieldLimits.LastError),
@@ -138,7 +138,7 @@ internal static class StoreInput
         }
         return query with
         {
-            Recipient = FieldValidation.Optional(query.Recipient, "recipient", FieldLimits.Email),
+            Recipient = FieldValidation.Optional(query.Recipient, "recipient", FieldLimits.Recipient),
             BatchId = FieldValidation.Optional(query.BatchId, "batchId", FieldLimits.Id),
             From = query.From is { } f ? FieldValidation.ToStoredPrecision(f) : null,
             To = query.To is { } t ? FieldValidation.ToStoredPrecision(t) : null,

@@ -10,7 +10,7 @@ namespace Notifications.Tests.Stores.Sqlite;
 /// </summary>
 public sealed class SqliteTwoProcessTests
 {
-    private const int AppendsPerWriter = 400;
+    private const int AppendsPerWriter = 1_000;
     private const int SharedTasks = 10;
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(3);
 
