@@ -3,6 +3,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddRedisClient("redis");
 builder.AddMessageSenders();
+builder.AddDocumentStore();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs one benchmark in Release and prints its figures; the last line is one JSON object.
-#   bench/run.sh queue   # needs redis-server on PATH, or REDIS=host:port
+# Benchmarks: `bench/run.sh <name>` builds in Release, runs one benchmark and prints its figures,
+# the last line being one JSON object. Build output goes to stderr.
+#   queue   needs redis-server on PATH (it starts its own, AOF everysec), or REDIS=host:port
+#   store   embedded SQLite in a temporary file
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name="${1:-}"
-case "$name" in
-  queue) ;;
-  *) echo "usage: bench/run.sh <queue>" >&2; exit 2 ;;
+
+project=bench/Notifications.Benchmarks
+build() { dotnet build "$project" -c Release -nologo -v q -clp:ErrorsOnly >&2; }
+run() { dotnet "$project/bin/Release/net10.0/Notifications.Benchmarks.dll" "$@"; }
+
+case "${1:-}" in
+  queue|store) build; run "$1" ;;
+  *) echo "usage: bench/run.sh <queue|store>" >&2; exit 2 ;;
 esac
-dotnet build bench/Notifications.Benchmarks -c Release -nologo -clp:ErrorsOnly >&2
-exec dotnet bench/Notifications.Benchmarks/bin/Release/net10.0/Notifications.Benchmarks.dll "$name"

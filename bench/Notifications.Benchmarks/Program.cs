@@ -4,11 +4,12 @@ using Notifications.Benchmarks;
 return args.FirstOrDefault() switch
 {
     "queue" => await QueueBenchmark.RunAsync(),
+    "store" => await StoreBenchmark.RunAsync(),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run.sh <queue>");
+    Console.Error.WriteLine("usage: bench/run.sh <queue|store>");
     return 2;
 }

@@ -1,0 +1,43 @@
+namespace Notifications.Stores;
+
+/// <summary>A student's answers to a form.</summary>
+public sealed record FormSubmission(
+    string Id,
+    string FormId,
+    string StudentId,
+    string RollNumber,
+    IReadOnlyDictionary<string, string> Answers,
+    string Status,
+    DateTimeOffset SubmittedAt);
+
+/// <summary>
+/// A submission to store. <see cref="SubmittedAt"/> defaults to now; imports of old submissions set it.
+/// </summary>
+public sealed record NewSubmission(
+    string FormId,
+    string StudentId,
+    string RollNumber,
+    IReadOnlyDictionary<string, string> Answers,
+    string Status = NewSubmission.SubmittedStatus,
+    DateTimeOffset? SubmittedAt = null)
+{
+    public const string SubmittedStatus = "submitted";
+}
+
+/// <summary>Submissions on one UTC day.</summary>
+public sealed record DailyCount(DateOnly Day, long Count);
+
+/// <summary>A form's submissions counted per UTC day (ascending) and per status.</summary>
+public sealed record FormAnalytics(string FormId, long Total, IReadOnlyList<DailyCount> PerDay, IReadOnlyDictionary<string, long> PerStatus);
+
+public interface IFormSubmissionStore
+{
+    /// <exception cref="NotFoundException">The form does not exist.</exception>
+    Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default);
+
+    /// <summary>A form's submissions, newest first.</summary>
+    Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default);
+
+    /// <exception cref="NotFoundException">The form does not exist.</exception>
+    Task<FormAnalytics> GetAnalyticsAsync(string formId, CancellationToken cancellationToken = default);
+}

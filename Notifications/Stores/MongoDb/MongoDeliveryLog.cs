@@ -1,0 +1,147 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+using F = Notifications.Stores.MongoDb.MongoClassMaps.Delivery;
+
+namespace Notifications.Stores.MongoDb;
+
+/// <summary>
+/// The delivery log as one document per task with its timeline embedded. An append is a single upsert
+/// whose update pipeline reads the stored document, so MongoDB applies concurrent appends to one task one
+/// after another (single-document atomicity) and none overwrites another's event.
+/// </summary>
+internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDeliveryLog
+{
+    private static readonly FilterDefinitionBuilder<DeliveryDocument> s_filter = Builders<DeliveryDocument>.Filter;
+
+    public async Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default)
+    {
+        var input = StoreInput.Event(deliveryEvent);
+        var filter = s_filter.Eq(d => d.TaskId, input.TaskId);
+        var update = BuildAppendUpdate(input);
+        var options = new UpdateOptions { IsUpsert = true };
+        try
+        {
+            await database.DeliveryLog.UpdateOneAsync(filter, update, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MongoWriteException ex) when (ex.IsDuplicateKey())
+        {
+            // Two first events for one task raced to insert it; the loser's retry now finds the document.
+            await database.DeliveryLog.UpdateOneAsync(filter, update, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The append as an update pipeline, so the new status can depend on the stored time: the newer event
+    /// (by time) wins the status and provider fields; identity fields keep their first value. Every caller
+    /// string goes through <c>$literal</c>: a provider error such as "$5 limit" must not read as a field path.
+    /// </summary>
+    internal static UpdateDefinition<DeliveryDocument> BuildAppendUpdate(DeliveryEvent e)
+    {
+        var at = new BsonDateTime(e.At.UtcDateTime);
+        var storedUpdatedAt = new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), at });
+        var isNewer = new BsonDocument("$gte", new BsonArray { at, storedUpdatedAt });
+
+        var set = new BsonDocument
+        {
+            { F.Timeline, new BsonDocument("$concatArrays", new BsonArray
+                {
+                    new BsonDocument("$ifNull", new BsonArray { Field(F.Timeline), new BsonArray() }),
+                    new BsonArray
+                    {
+                        new BsonDocument
+                        {
+                            { F.Status, Literal(e.Status.ToString()) },
+                            { F.EventAt, at },
+                            { F.EventAttempt, e.Attempt },
+                            { F.EventError, Literal(e.Error) },
+                            { F.ProviderMessageId, Literal(e.ProviderMessageId) },
+                        },
+                    },
+                })
+            },
+            { F.Status, new BsonDocument("$cond", new BsonArray { isNewer, Literal(e.Status.ToString()), Field(F.Status) }) },
+            { F.Attempts, new BsonDocument("$max", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(F.Attempts), 0 }), e.Attempt }) },
+            { F.Channel, FirstValue(F.Channel, e.Channel.ToString()) },
+            { F.Recipient, FirstValue(F.Recipient, e.Recipient) },
+            // $min and $max skip a missing field, so the first event sets both.
+            { F.CreatedAt, new BsonDocument("$min", new BsonArray { Field(F.CreatedAt), at }) },
+            { F.UpdatedAt, new BsonDocument("$max", new BsonArray { Field(F.UpdatedAt), at }) },
+        };
+        AddIfGiven(set, F.BatchId, e.BatchId, value => FirstValue(F.BatchId, value));
+        AddIfGiven(set, F.SubmissionId, e.SubmissionId, value => FirstValue(F.SubmissionId, value));
+        AddIfGiven(set, F.StudentId, e.StudentId, value => FirstValue(F.StudentId, value));
+        AddIfGiven(set, F.Provider, e.Provider, value => NewerValue(F.Provider, value, isNewer));
+        AddIfGiven(set, F.ProviderMessageId, e.ProviderMessageId, value => NewerValue(F.ProviderMessageId, value, isNewer));
+        AddIfGiven(set, F.LastError, e.Error, value => NewerValue(F.LastError, value, isNewer));
+
+        var pipeline = PipelineDefinition<DeliveryDocument, DeliveryDocument>.Create(new BsonDocument("$set", set));
+        return Builders<DeliveryDocument>.Update.Pipeline(pipeline);
+
+        static string Field(string name) => "$" + name;
+        static BsonValue Literal(string? value) => value is null ? BsonNull.Value : new BsonDocument("$literal", value);
+        static BsonDocument FirstValue(string name, string value) => new("$ifNull", new BsonArray { Field(name), Literal(value) });
+        static BsonDocument NewerValue(string name, string value, BsonDocument isNewer) =>
+            new("$cond", new BsonArray
+            {
+                new BsonDocument("$or", new BsonArray { new BsonDocument("$eq", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(name), BsonNull.Value }), BsonNull.Value }), isNewer }),
+                Literal(value),
+                Field(name),
+            });
+        static void AddIfGiven(BsonDocument set, string name, string? value, Func<string, BsonValue> expression)
+        {
+            if (value is not null)
+            {
+                set.Add(name, expression(value));
+            }
+        }
+    }
+
+    public async Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        var checkedTaskId = FieldValidation.Required(taskId, "taskId", FieldLimits.TaskId);
+        var found = await database.DeliveryLog.Find(s_filter.Eq(d => d.TaskId, checkedTaskId)).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        return found is null ? throw new NotFoundException("delivery task", checkedTaskId) : ToRecord(found);
+    }
+
+    public async Task<Page<DeliveryRecord>> QueryAsync(DeliveryQuery query, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        var filter = BuildQueryFilter(StoreInput.Query(query));
+        page.Validate();
+        var total = await database.DeliveryLog.CountDocumentsAsync(filter, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var items = await database.DeliveryLog.Find(filter).SortByDescending(d => d.CreatedAt).ThenBy(d => d.TaskId)
+            .Skip(page.Offset).Limit(page.Limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return new Page<DeliveryRecord>(items.ConvertAll(ToRecord), total, page.Offset, page.Limit);
+    }
+
+    internal static FilterDefinition<DeliveryDocument> BuildQueryFilter(DeliveryQuery query)
+    {
+        var clauses = new List<FilterDefinition<DeliveryDocument>>();
+        if (query.Recipient is { } recipient) { clauses.Add(s_filter.Eq(d => d.Recipient, recipient)); }
+        if (query.BatchId is { } batchId) { clauses.Add(s_filter.Eq(d => d.BatchId, batchId)); }
+        if (query.Status is { } status) { clauses.Add(s_filter.Eq(d => d.Status, status)); }
+        if (query.From is { } from) { clauses.Add(s_filter.Gte(d => d.CreatedAt, from.UtcDateTime)); }
+        if (query.To is { } to) { clauses.Add(s_filter.Lt(d => d.CreatedAt, to.UtcDateTime)); }
+        return clauses.Count == 0 ? s_filter.Empty : s_filter.And(clauses);
+    }
+
+    public async Task<BatchDeliveryProgress> GetBatchProgressAsync(string batchId, CancellationToken cancellationToken = default)
+    {
+        var checkedBatchId = StoreInput.Id(batchId, "batchId");
+        var groups = await database.DeliveryLog.Aggregate(BuildBatchProgressPipeline(checkedBatchId), cancellationToken: cancellationToken)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var counts = groups.Select(g => new KeyValuePair<DeliveryStatus, long>(Enum.Parse<DeliveryStatus>(g["_id"].AsString), g["count"].ToInt64())).ToList();
+        return new BatchDeliveryProgress(checkedBatchId, counts.Sum(c => c.Value), StoreInput.AllStatuses(counts));
+    }
+
+    internal static PipelineDefinition<DeliveryDocument, BsonDocument> BuildBatchProgressPipeline(string batchId) =>
+        new EmptyPipelineDefinition<DeliveryDocument>()
+            .Match(s_filter.Eq(d => d.BatchId, batchId))
+            .AppendStage(new BsonDocumentPipelineStageDefinition<DeliveryDocument, BsonDocument>(
+                new BsonDocument("$group", new BsonDocument { { "_id", "$" + F.Status }, { "count", new BsonDocument("$sum", 1) } })));
+
+    private static DeliveryRecord ToRecord(DeliveryDocument d) => new(
+        d.TaskId, d.Status, d.Channel, d.Recipient, d.Attempts, d.Provider, d.ProviderMessageId, d.LastError,
+        d.BatchId, d.SubmissionId, d.StudentId, d.CreatedAt.ToOffset(), d.UpdatedAt.ToOffset(),
+        // Appends arrive in any order; the timeline reads in event time, ties in arrival order (OrderBy is stable).
+        d.Timeline.OrderBy(t => t.At).Select(t => new DeliveryTimelineEntry(t.Status, t.At.ToOffset(), t.Attempt, t.Error, t.ProviderMessageId)).ToList());
+}

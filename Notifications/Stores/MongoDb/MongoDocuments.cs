@@ -1,0 +1,80 @@
+namespace Notifications.Stores.MongoDb;
+
+// Storage shapes of the MongoDB collections. Element names and serializers are set in MongoClassMaps, so
+// the public records stay free of BSON concerns and the stored shape is written down in one place.
+
+internal sealed class StudentDocument
+{
+    public string Id { get; set; } = "";
+    public string RollNumber { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Email { get; set; } = "";
+    public string Phone { get; set; } = "";
+    public string? BatchId { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+internal sealed class FormDocument
+{
+    public string Id { get; set; } = "";
+    public string Title { get; set; } = "";
+    public bool IsActive { get; set; }
+    public List<FormFieldDocument> Fields { get; set; } = [];
+    public DateTime CreatedAt { get; set; }
+}
+
+internal sealed class FormFieldDocument
+{
+    public string Name { get; set; } = "";
+    public string Label { get; set; } = "";
+    public string Type { get; set; } = "";
+    public bool Required { get; set; }
+}
+
+internal sealed class SubmissionDocument
+{
+    public string Id { get; set; } = "";
+    public string FormId { get; set; } = "";
+    public string StudentId { get; set; } = "";
+    public string RollNumber { get; set; } = "";
+    public Dictionary<string, string> Answers { get; set; } = [];
+    public string Status { get; set; } = "";
+    public DateTime SubmittedAt { get; set; }
+}
+
+internal sealed class BatchDocument
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
+    public List<string> StudentIds { get; set; } = [];
+}
+
+internal sealed class DeliveryDocument
+{
+    public string TaskId { get; set; } = "";
+    public DeliveryStatus Status { get; set; }
+    public DeliveryChannel Channel { get; set; }
+    public string Recipient { get; set; } = "";
+    public int Attempts { get; set; }
+    public string? Provider { get; set; }
+    public string? ProviderMessageId { get; set; }
+    public string? LastError { get; set; }
+    public string? BatchId { get; set; }
+    public string? SubmissionId { get; set; }
+    public string? StudentId { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>The latest event's time; the TTL index counts retention from here.</summary>
+    public DateTime UpdatedAt { get; set; }
+    public List<DeliveryEventDocument> Timeline { get; set; } = [];
+}
+
+internal sealed class DeliveryEventDocument
+{
+    public DeliveryStatus Status { get; set; }
+    public DateTime At { get; set; }
+    public int Attempt { get; set; }
+    public string? Error { get; set; }
+    public string? ProviderMessageId { get; set; }
+}

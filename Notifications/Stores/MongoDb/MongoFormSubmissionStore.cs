@@ -1,0 +1,104 @@
+using System.Globalization;
+using MongoDB.Bson;
+using MongoDB.Driver;
+
+namespace Notifications.Stores.MongoDb;
+
+internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, TimeProvider time) : IFormSubmissionStore
+{
+    private static readonly FilterDefinitionBuilder<SubmissionDocument> s_filter = Builders<SubmissionDocument>.Filter;
+
+    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default)
+    {
+        var input = StoreInput.Submission(submission, time.GetUtcNow());
+        await ThrowIfFormUnknownAsync(input.FormId, cancellationToken).ConfigureAwait(false);
+        var document = new SubmissionDocument
+        {
+            Id = RecordIds.New(),
+            FormId = input.FormId,
+            StudentId = input.StudentId,
+            RollNumber = input.RollNumber,
+            Answers = new Dictionary<string, string>(input.Answers, StringComparer.Ordinal),
+            Status = input.Status,
+            SubmittedAt = input.SubmittedAt!.Value.UtcDateTime,
+        };
+        await database.Submissions.InsertOneAsync(document, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return ToSubmission(document);
+    }
+
+    public async Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        var checkedFormId = StoreInput.Id(formId, "formId");
+        page.Validate();
+        var filter = s_filter.Eq(s => s.FormId, checkedFormId);
+        var total = await database.Submissions.CountDocumentsAsync(filter, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var items = await database.Submissions.Find(filter).SortByDescending(s => s.SubmittedAt).ThenByDescending(s => s.Id)
+            .Skip(page.Offset).Limit(page.Limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return new Page<FormSubmission>(items.ConvertAll(ToSubmission), total, page.Offset, page.Limit);
+    }
+
+    public async Task<FormAnalytics> GetAnalyticsAsync(string formId, CancellationToken cancellationToken = default)
+    {
+        var checkedFormId = StoreInput.Id(formId, "formId");
+        await ThrowIfFormUnknownAsync(checkedFormId, cancellationToken).ConfigureAwait(false);
+        var result = await database.Submissions.Aggregate(BuildAnalyticsPipeline(checkedFormId), cancellationToken: cancellationToken)
+            .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        return ReadAnalytics(checkedFormId, result);
+    }
+
+    /// <summary>One pass over the form's submissions (index <c>ix_formId_submittedAt</c>), counted two ways.</summary>
+    internal static PipelineDefinition<SubmissionDocument, BsonDocument> BuildAnalyticsPipeline(string formId)
+    {
+        static BsonDocument CountBy(BsonValue key) =>
+            new("$group", new BsonDocument { { "_id", key }, { "count", new BsonDocument("$sum", 1) } });
+
+        var facet = new BsonDocument("$facet", new BsonDocument
+        {
+            {
+                "perDay", new BsonArray
+                {
+                    CountBy(new BsonDocument("$dateToString", new BsonDocument
+                    {
+                        { "format", "%Y-%m-%d" }, { "date", "$submittedAt" }, { "timezone", "UTC" },
+                    })),
+                    new BsonDocument("$sort", new BsonDocument("_id", 1)),
+                }
+            },
+            { "perStatus", new BsonArray { CountBy("$status") } },
+        });
+        return new EmptyPipelineDefinition<SubmissionDocument>()
+            .Match(s_filter.Eq(s => s.FormId, formId))
+            .AppendStage(new BsonDocumentPipelineStageDefinition<SubmissionDocument, BsonDocument>(facet));
+    }
+
+    internal static FormAnalytics ReadAnalytics(string formId, BsonDocument? result)
+    {
+        var perDay = new List<DailyCount>();
+        var perStatus = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (result is not null)
+        {
+            foreach (var day in result["perDay"].AsBsonArray.Select(v => v.AsBsonDocument))
+            {
+                perDay.Add(new DailyCount(DateOnly.ParseExact(day["_id"].AsString, "yyyy-MM-dd", CultureInfo.InvariantCulture), day["count"].ToInt64()));
+            }
+            foreach (var status in result["perStatus"].AsBsonArray.Select(v => v.AsBsonDocument))
+            {
+                perStatus[status["_id"].AsString] = status["count"].ToInt64();
+            }
+        }
+        return new FormAnalytics(formId, perStatus.Values.Sum(), perDay, perStatus);
+    }
+
+    private async Task ThrowIfFormUnknownAsync(string formId, CancellationToken cancellationToken)
+    {
+        var forms = await database.Forms.CountDocumentsAsync(Builders<FormDocument>.Filter.Eq(f => f.Id, formId),
+            new CountOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false);
+        if (forms == 0)
+        {
+            throw new NotFoundException("form", formId);
+        }
+    }
+
+    private static FormSubmission ToSubmission(SubmissionDocument d) =>
+        new(d.Id, d.FormId, d.StudentId, d.RollNumber, d.Answers, d.Status, d.SubmittedAt.ToOffset());
+}

@@ -1,0 +1,184 @@
+using System.Text;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Notifications.Stores.Sqlite;
+
+/// <summary>
+/// The delivery log in two tables: <c>delivery_tasks</c> (one row per task, its current state) and
+/// <c>delivery_events</c> (the timeline). An append updates both in one write transaction, so two
+/// processes appending to the same task serialize on SQLite's write lock and neither loses an event.
+/// </summary>
+internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOptions<DocumentStoreOptions> options, TimeProvider time) : IDeliveryLog
+{
+    private const int PruneChunk = 5_000;
+    private const string TaskColumns =
+        "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at";
+
+    // The newer event (by time) decides the status; provider fields take the newer event's value when it has one;
+    // what identifies the task (channel, recipient, batch, submission, student) keeps the first value seen.
+    private const string AppendSql = """
+        INSERT INTO delivery_tasks (task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error,
+                                    batch_id, submission_id, student_id, created_at, updated_at)
+        VALUES ($task_id, $status, $channel, $recipient, $attempt, $provider, $provider_message_id, $error,
+                $batch_id, $submission_id, $student_id, $at, $at)
+        ON CONFLICT (task_id) DO UPDATE SET
+            status = CASE WHEN excluded.updated_at >= delivery_tasks.updated_at THEN excluded.status ELSE delivery_tasks.status END,
+            attempts = max(delivery_tasks.attempts, excluded.attempts),
+            provider = CASE WHEN excluded.provider IS NOT NULL AND (delivery_tasks.provider IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
+                            THEN excluded.provider ELSE delivery_tasks.provider END,
+            provider_message_id = CASE WHEN excluded.provider_message_id IS NOT NULL AND (delivery_tasks.provider_message_id IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
+                            THEN excluded.provider_message_id ELSE delivery_tasks.provider_message_id END,
+            last_error = CASE WHEN excluded.last_error IS NOT NULL AND (delivery_tasks.last_error IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
+                            THEN excluded.last_error ELSE delivery_tasks.last_error END,
+            batch_id = coalesce(delivery_tasks.batch_id, excluded.batch_id),
+            submission_id = coalesce(delivery_tasks.submission_id, excluded.submission_id),
+            student_id = coalesce(delivery_tasks.student_id, excluded.student_id),
+            created_at = min(delivery_tasks.created_at, excluded.created_at),
+            updated_at = max(delivery_tasks.updated_at, excluded.updated_at);
+        INSERT INTO delivery_events (task_id, status, at, attempt, error, provider_message_id)
+        VALUES ($task_id, $status, $at, $attempt, $error, $provider_message_id);
+        """;
+
+    public async Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default)
+    {
+        var input = StoreInput.Event(deliveryEvent);
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.append");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = connection.BeginTransaction();
+        using var append = connection.Command(AppendSql, transaction)
+            .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
+            .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
+            .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
+            .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored());
+        append.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    public async Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        var checkedTaskId = FieldValidation.Required(taskId, "taskId", FieldLimits.TaskId);
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.get");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = connection.BeginTransaction(deferred: true);
+        using var select = connection.Command($"SELECT {TaskColumns} FROM delivery_tasks WHERE task_id = $task_id;", transaction).With("$task_id", checkedTaskId);
+        return (await ReadRecordsAsync(connection, transaction, select, cancellationToken).ConfigureAwait(false)).SingleOrDefault()
+            ?? throw new NotFoundException("delivery task", checkedTaskId);
+    }
+
+    public async Task<Page<DeliveryRecord>> QueryAsync(DeliveryQuery query, PageRequest page, CancellationToken cancellationToken = default)
+    {
+        var filter = StoreInput.Query(query);
+        page.Validate();
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.query");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = connection.BeginTransaction(deferred: true);
+
+        var where = new StringBuilder("WHERE 1 = 1");
+        void Bind(SqliteCommand command)
+        {
+            command.With("$recipient", filter.Recipient).With("$batch_id", filter.BatchId).With("$status", filter.Status?.ToString())
+                .With("$from", filter.From?.ToStored()).With("$to", filter.To?.ToStored());
+        }
+        if (filter.Recipient is not null) { where.Append(" AND recipient = $recipient"); }
+        if (filter.BatchId is not null) { where.Append(" AND batch_id = $batch_id"); }
+        if (filter.Status is not null) { where.Append(" AND status = $status"); }
+        if (filter.From is not null) { where.Append(" AND created_at >= $from"); }
+        if (filter.To is not null) { where.Append(" AND created_at < $to"); }
+
+        using var count = connection.Command($"SELECT count(*) FROM delivery_tasks {where};", transaction);
+        Bind(count);
+        var total = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+
+        using var select = connection.Command($"SELECT {TaskColumns} FROM delivery_tasks {where} ORDER BY created_at DESC, task_id LIMIT $limit OFFSET $offset;", transaction)
+            .With("$limit", page.Limit).With("$offset", page.Offset);
+        Bind(select);
+        var items = await ReadRecordsAsync(connection, transaction, select, cancellationToken).ConfigureAwait(false);
+        return new Page<DeliveryRecord>(items, total, page.Offset, page.Limit);
+    }
+
+    public async Task<BatchDeliveryProgress> GetBatchProgressAsync(string batchId, CancellationToken cancellationToken = default)
+    {
+        var checkedBatchId = StoreInput.Id(batchId, "batchId");
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.batch_progress");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var select = connection.Command("SELECT status, count(*) FROM delivery_tasks WHERE batch_id = $batch_id GROUP BY status;")
+            .With("$batch_id", checkedBatchId);
+        var counts = new List<KeyValuePair<DeliveryStatus, long>>();
+        using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            counts.Add(new(Enum.Parse<DeliveryStatus>(reader.GetString(0)), reader.GetInt64(1)));
+        }
+        return new BatchDeliveryProgress(checkedBatchId, counts.Sum(c => c.Value), StoreInput.AllStatuses(counts));
+    }
+
+    /// <summary>
+    /// Deletes records whose latest event is older than <see cref="DocumentStoreOptions.DeliveryLogRetention"/>
+    /// (MongoDB does this with a TTL index). Works in chunks so the write lock is never held for long.
+    /// </summary>
+    /// <returns>How many task records were deleted.</returns>
+    public async Task<int> PruneExpiredAsync(CancellationToken cancellationToken = default)
+    {
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.prune");
+        var cutoff = (time.GetUtcNow() - options.Value.DeliveryLogRetention).ToStored();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var deleted = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var transaction = connection.BeginTransaction();
+            using var prune = connection.Command("""
+                CREATE TEMP TABLE IF NOT EXISTS expired_tasks (task_id TEXT PRIMARY KEY);
+                DELETE FROM expired_tasks;
+                INSERT INTO expired_tasks SELECT task_id FROM delivery_tasks WHERE updated_at < $cutoff LIMIT $chunk;
+                DELETE FROM delivery_events WHERE task_id IN (SELECT task_id FROM expired_tasks);
+                DELETE FROM delivery_tasks WHERE task_id IN (SELECT task_id FROM expired_tasks);
+                """, transaction).With("$cutoff", cutoff).With("$chunk", PruneChunk);
+            prune.ExecuteNonQuery();
+            using var chunk = connection.Command("SELECT count(*) FROM expired_tasks;", transaction);
+            var count = (int)(long)chunk.ExecuteScalar()!;
+            transaction.Commit();
+            deleted += count;
+            if (count < PruneChunk)
+            {
+                return deleted;
+            }
+        }
+    }
+
+    private static async Task<List<DeliveryRecord>> ReadRecordsAsync(
+        SqliteConnection connection, SqliteTransaction transaction, SqliteCommand selectTasks, CancellationToken cancellationToken)
+    {
+        var tasks = new List<DeliveryRecord>();
+        using (var reader = await selectTasks.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                tasks.Add(new DeliveryRecord(
+                    reader.GetString(0), Enum.Parse<DeliveryStatus>(reader.GetString(1)), Enum.Parse<DeliveryChannel>(reader.GetString(2)),
+                    reader.GetString(3), reader.GetInt32(4), reader.GetNullableString(5), reader.GetNullableString(6), reader.GetNullableString(7),
+                    reader.GetNullableString(8), reader.GetNullableString(9), reader.GetNullableString(10), reader.GetTime(11), reader.GetTime(12), []));
+            }
+        }
+        if (tasks.Count == 0)
+        {
+            return tasks;
+        }
+
+        var timelines = tasks.ToDictionary(t => t.TaskId, _ => new List<DeliveryTimelineEntry>(), StringComparer.Ordinal);
+        using (var events = connection.Command("""
+            SELECT task_id, status, at, attempt, error, provider_message_id FROM delivery_events
+            WHERE task_id IN (SELECT value FROM json_each($ids)) ORDER BY task_id, at, id;
+            """, transaction).WithJsonArray("$ids", timelines.Keys))
+        using (var reader = await events.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                timelines[reader.GetString(0)].Add(new DeliveryTimelineEntry(
+                    Enum.Parse<DeliveryStatus>(reader.GetString(1)), reader.GetTime(2), reader.GetInt32(3), reader.GetNullableString(4), reader.GetNullableString(5)));
+            }
+        }
+        return tasks.Select(t => t with { Timeline = timelines[t.TaskId] }).ToList();
+    }
+}

@@ -1,0 +1,85 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Notifications.Stores.Sqlite;
+
+/// <summary>
+/// The embedded system of record: one SQLite file that the Api and the worker processes open at once.
+/// WAL lets readers run beside the one writer; writers take the lock up front (<c>BEGIN IMMEDIATE</c>)
+/// and wait for each other through the busy timeout instead of failing.
+/// </summary>
+internal sealed class SqliteDocumentDatabase : IDocumentDatabase
+{
+    private const int SchemaVersion = 1;
+
+    private readonly string _connectionString;
+    private readonly string _perConnectionPragmas;
+
+    public SqliteDocumentDatabase(IOptions<DocumentStoreOptions> options)
+    {
+        var settings = options.Value;
+        var builder = new SqliteConnectionStringBuilder(settings.ConnectionString)
+        {
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            ForeignKeys = true,
+        };
+        _connectionString = builder.ConnectionString;
+        FilePath = builder.DataSource;
+        // synchronous=NORMAL in WAL mode survives a process crash (kill -9) but may lose the last commits
+        // on power loss, like MongoDB's default write concern between journal flushes; FULL would cost an
+        // fsync per delivery-log event.
+        _perConnectionPragmas = $"PRAGMA busy_timeout = {(int)settings.SqliteBusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;";
+    }
+
+    public DocumentStoreProvider Provider => DocumentStoreProvider.Sqlite;
+
+    public string FilePath { get; }
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var pragmas = connection.CreateCommand();
+            pragmas.CommandText = _perConnectionPragmas;
+            pragmas.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(FilePath)) is { Length: > 0 } directory)
+        {
+            Directory.CreateDirectory(directory);
+        }
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        using (var journal = connection.CreateCommand())
+        {
+            // Stored in the file: every later connection, from any process, uses WAL.
+            journal.CommandText = "PRAGMA journal_mode = WAL;";
+            journal.ExecuteNonQuery();
+        }
+        using var transaction = connection.BeginTransaction();
+        using var schema = connection.CreateCommand();
+        schema.Transaction = transaction;
+        schema.CommandText = SqliteSchema.Script + $"PRAGMA user_version = {SchemaVersion};";
+        schema.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1;";
+        await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,82 @@
+namespace Notifications.Stores.Sqlite;
+
+/// <summary>
+/// Tables and indexes of the SQLite store. Times are Unix milliseconds (what BSON dates hold), so range
+/// queries compare integers and both stores return the same instants.
+/// </summary>
+internal static class SqliteSchema
+{
+    public const string Script = """
+        CREATE TABLE IF NOT EXISTS students (
+            id TEXT PRIMARY KEY,
+            roll_number TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            batch_id TEXT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_students_batch_id ON students (batch_id, roll_number);
+
+        CREATE TABLE IF NOT EXISTS forms (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            is_active INTEGER NOT NULL,
+            fields TEXT NOT NULL,
+            created_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_forms_is_active ON forms (is_active, title);
+
+        CREATE TABLE IF NOT EXISTS form_submissions (
+            id TEXT PRIMARY KEY,
+            form_id TEXT NOT NULL REFERENCES forms (id),
+            student_id TEXT NOT NULL,
+            roll_number TEXT NOT NULL,
+            answers TEXT NOT NULL,
+            status TEXT NOT NULL,
+            submitted_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_form_submissions_form ON form_submissions (form_id, submitted_at);
+
+        CREATE TABLE IF NOT EXISTS batches (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_batches_created_at ON batches (created_at);
+
+        -- rowid keeps the order students were added in.
+        CREATE TABLE IF NOT EXISTS batch_students (
+            batch_id TEXT NOT NULL REFERENCES batches (id),
+            student_id TEXT NOT NULL REFERENCES students (id),
+            UNIQUE (batch_id, student_id));
+
+        CREATE TABLE IF NOT EXISTS delivery_tasks (
+            task_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            provider TEXT NULL,
+            provider_message_id TEXT NULL,
+            last_error TEXT NULL,
+            batch_id TEXT NULL,
+            submission_id TEXT NULL,
+            student_id TEXT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_recipient ON delivery_tasks (recipient, created_at);
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_batch ON delivery_tasks (batch_id, status);
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_status ON delivery_tasks (status, created_at);
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_created_at ON delivery_tasks (created_at);
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_updated_at ON delivery_tasks (updated_at);
+
+        CREATE TABLE IF NOT EXISTS delivery_events (
+            id INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            error TEXT NULL,
+            provider_message_id TEXT NULL);
+        CREATE INDEX IF NOT EXISTS ix_delivery_events_task ON delivery_events (task_id, at, id);
+
+        """;
+}

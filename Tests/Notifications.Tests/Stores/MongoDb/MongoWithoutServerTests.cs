@@ -1,0 +1,255 @@
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using MongoDB.Bson.Serialization;
+using MongoDB.Driver;
+using Notifications.Stores;
+using Notifications.Stores.MongoDb;
+
+namespace Notifications.Tests.Stores.MongoDb;
+
+/// <summary>
+/// The MongoDB store's documents, queries and indexes, checked as the BSON the driver would send; no
+/// server is needed. The contract suite covers the behaviour when MONGODB_URI names a server.
+/// </summary>
+public sealed class MongoWithoutServerTests
+{
+    private static readonly DateTime s_at = new(2026, 3, 14, 9, 30, 0, 123, DateTimeKind.Utc);
+
+    static MongoWithoutServerTests() => MongoClassMaps.EnsureRegistered();
+
+    private static RenderArgs<T> Args<T>() => new(BsonSerializer.LookupSerializer<T>(), BsonSerializer.SerializerRegistry);
+
+    [Fact]
+    public void StudentDocument_RoundTripsThroughBson_WithCamelCaseNamesAndUtcDates()
+    {
+        var student = new StudentDocument
+        {
+            Id = "65f000000000000000000001", RollNumber = "21CS001", Name = "Asha", Email = "asha@example.org",
+            Phone = "+919876543210", BatchId = null, CreatedAt = s_at, UpdatedAt = s_at.AddMinutes(1),
+        };
+
+        var bson = student.ToBsonDocument();
+        var back = BsonSerializer.Deserialize<StudentDocument>(bson);
+
+        Assert.Equal(["_id", "rollNumber", "name", "email", "phone", "batchId", "createdAt", "updatedAt"], bson.Names);
+        Assert.Equal(BsonType.DateTime, bson["createdAt"].BsonType);
+        Assert.Equivalent(student, back, strict: true);
+        Assert.Equal(DateTimeKind.Utc, back.CreatedAt.Kind);
+    }
+
+    [Fact]
+    public void SubmissionDocument_StoresAnswersAsKeyValuePairs_SoAnyFieldNameIsSafe()
+    {
+        var submission = new SubmissionDocument
+        {
+            Id = "s1", FormId = "f1", StudentId = "st1", RollNumber = "R1", Status = "submitted", SubmittedAt = s_at,
+            Answers = new() { ["a.b"] = "dotted", ["$x"] = "dollar" },
+        };
+
+        var bson = submission.ToBsonDocument();
+        var back = BsonSerializer.Deserialize<SubmissionDocument>(bson);
+
+        Assert.Equal(BsonDocument.Parse("""{ "answers": [ { "k": "a.b", "v": "dotted" }, { "k": "$x", "v": "dollar" } ] }""")["answers"], bson["answers"]);
+        Assert.Equal(submission.Answers, back.Answers);
+    }
+
+    [Fact]
+    public void DeliveryDocument_StoresEnumsAsNames_AndTheTimelineAsAnArray()
+    {
+        var delivery = new DeliveryDocument
+        {
+            TaskId = "t1", Status = DeliveryStatus.Retrying, Channel = DeliveryChannel.Email, Recipient = "a@example.org", Attempts = 2,
+            CreatedAt = s_at, UpdatedAt = s_at,
+            Timeline = [new DeliveryEventDocument { Status = DeliveryStatus.Queued, At = s_at, Attempt = 0 }],
+        };
+
+        var bson = delivery.ToBsonDocument();
+        var back = BsonSerializer.Deserialize<DeliveryDocument>(bson);
+
+        Assert.Equal("t1", bson["_id"].AsString);
+        Assert.Equal(("Retrying", "Email"), (bson["status"].AsString, bson["channel"].AsString));
+        Assert.Equal("Queued", bson["timeline"][0]["status"].AsString);
+        Assert.Equivalent(delivery, back, strict: true);
+    }
+
+    [Fact]
+    public void UpsertModels_MatchOnRollNumber_AndSetIdAndCreatedAtOnlyOnInsert()
+    {
+        var models = MongoStudentStore.BuildUpsertModels([new StudentUpsert("21CS001", "Asha", "asha@example.org", "+919876543210", "cse")], s_at);
+
+        var model = Assert.IsType<UpdateOneModel<StudentDocument>>(Assert.Single(models));
+        Assert.True(model.IsUpsert);
+        Assert.Equal(BsonDocument.Parse("""{ "rollNumber": "21CS001" }"""), model.Filter.Render(Args<StudentDocument>()));
+        var update = model.Update.Render(Args<StudentDocument>()).AsBsonDocument;
+        Assert.Equal(
+            BsonDocument.Parse("""{ "name": "Asha", "email": "asha@example.org", "phone": "+919876543210", "batchId": "cse", "updatedAt": { "$date": "2026-03-14T09:30:00.123Z" } }"""),
+            update["$set"]);
+        Assert.Equal(["_id", "createdAt"], update["$setOnInsert"].AsBsonDocument.Names);
+        Assert.Equal(new BsonDateTime(s_at), update["$setOnInsert"]["createdAt"]);
+    }
+
+    [Fact]
+    public async Task Upsert_RefusesAnInvalidRow_BeforeContactingTheServer()
+    {
+        // Nothing listens on this port: reaching the server would fail with a timeout, not a field error.
+        using var database = new MongoDocumentDatabase(Options.Create(new DocumentStoreOptions
+        {
+            Provider = DocumentStoreProvider.MongoDb,
+            ConnectionString = "mongodb://127.0.0.1:9/notifications?serverSelectionTimeoutMS=200&connectTimeoutMS=200",
+        }));
+        var store = new MongoStudentStore(database, TimeProvider.System);
+        var rows = new[] { new StudentUpsert("R1", "Asha", "asha@example.org", "+919876543210"), new StudentUpsert("R2", "Ravi", "ravi@example.org", "12345") };
+
+        var error = await Assert.ThrowsAsync<InvalidFieldException>(() => store.UpsertManyAsync(rows, TestContext.Current.CancellationToken));
+
+        Assert.Equal("students[1].phone", error.Field);
+    }
+
+    [Fact]
+    public void QueryFilter_RendersEveryGivenClause_AgainstTheMappedNames()
+    {
+        var filter = MongoDeliveryLog.BuildQueryFilter(new DeliveryQuery
+        {
+            Recipient = "a@example.org", BatchId = "b1", Status = DeliveryStatus.Dead,
+            From = new DateTimeOffset(s_at), To = new DateTimeOffset(s_at.AddHours(1)),
+        });
+
+        Assert.Equal(
+            BsonDocument.Parse("""
+                { "recipient": "a@example.org", "batchId": "b1", "status": "Dead",
+                  "createdAt": { "$gte": { "$date": "2026-03-14T09:30:00.123Z" }, "$lt": { "$date": "2026-03-14T10:30:00.123Z" } } }
+                """),
+            filter.Render(Args<DeliveryDocument>()));
+        Assert.Equal(new BsonDocument(), MongoDeliveryLog.BuildQueryFilter(new DeliveryQuery()).Render(Args<DeliveryDocument>()));
+    }
+
+    [Fact]
+    public void AppendUpdate_RendersOneSetStage_WithCallerTextAsLiterals()
+    {
+        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Retrying, new DateTimeOffset(s_at), DeliveryChannel.Sms, "+919876543210")
+        {
+            Attempt = 2, Error = "$status exploded", Provider = "bulksms",
+        });
+
+        var stages = update.Render(Args<DeliveryDocument>()).AsBsonArray;
+        var set = Assert.Single(stages).AsBsonDocument["$set"].AsBsonDocument;
+
+        Assert.Equal(
+            BsonDocument.Parse("""{ "$cond": [ { "$gte": [ { "$date": "2026-03-14T09:30:00.123Z" }, { "$ifNull": [ "$updatedAt", { "$date": "2026-03-14T09:30:00.123Z" } ] } ] }, { "$literal": "Retrying" }, "$status" ] }"""),
+            set["status"]);
+        Assert.Equal(BsonDocument.Parse("""{ "$max": [ { "$ifNull": [ "$attempts", 0 ] }, 2 ] }"""), set["attempts"]);
+        Assert.Equal(BsonDocument.Parse("""{ "$literal": "$status exploded" }"""), set["timeline"]["$concatArrays"][1][0]["error"]);
+        Assert.Equal(BsonDocument.Parse("""{ "$literal": "$status exploded" }"""), set["lastError"]["$cond"][1]);
+        Assert.False(set.Contains("batchId"), "an event without a batch id must not touch the stored one");
+    }
+
+    [Fact]
+    public void AppendUpdate_ReadsAndWritesOnlyElementNamesOfTheClassMap()
+    {
+        var mapped = BsonClassMap.LookupClassMap(typeof(DeliveryDocument)).AllMemberMaps.Select(m => m.ElementName).ToHashSet();
+        var eventNames = BsonClassMap.LookupClassMap(typeof(DeliveryEventDocument)).AllMemberMaps.Select(m => m.ElementName).ToHashSet();
+        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Sent, new DateTimeOffset(s_at), DeliveryChannel.Email, "a@example.org")
+        {
+            Provider = "brevo", ProviderMessageId = "m1", Error = "e", BatchId = "b", SubmissionId = "s", StudentId = "st",
+        });
+        var set = update.Render(Args<DeliveryDocument>()).AsBsonArray[0]["$set"].AsBsonDocument;
+
+        Assert.Subset(mapped, set.Names.ToHashSet());
+        Assert.Subset(mapped, FieldPaths(set).ToHashSet());
+        Assert.Equal(eventNames, set["timeline"]["$concatArrays"][1][0].AsBsonDocument.Names.ToHashSet());
+
+        // "$name" strings outside $literal are field paths the pipeline reads from the stored document.
+        static IEnumerable<string> FieldPaths(BsonValue value) => value switch
+        {
+            BsonString s when s.Value.StartsWith('$') => [s.Value[1..]],
+            BsonDocument d when d.Contains("$literal") => [],
+            BsonDocument d => d.Values.SelectMany(FieldPaths),
+            BsonArray a => a.SelectMany(FieldPaths),
+            _ => [],
+        };
+    }
+
+    [Fact]
+    public void AnalyticsPipeline_MatchesTheForm_AndCountsPerUtcDayAndPerStatus()
+    {
+        var rendered = MongoFormSubmissionStore.BuildAnalyticsPipeline("f1").Render(Args<SubmissionDocument>());
+
+        Assert.Equal(
+            [
+                BsonDocument.Parse("""{ "$match": { "formId": "f1" } }"""),
+                BsonDocument.Parse("""
+                    { "$facet": {
+                        "perDay": [
+                          { "$group": { "_id": { "$dateToString": { "format": "%Y-%m-%d", "date": "$submittedAt", "timezone": "UTC" } }, "count": { "$sum": 1 } } },
+                          { "$sort": { "_id": 1 } } ],
+                        "perStatus": [ { "$group": { "_id": "$status", "count": { "$sum": 1 } } } ] } }
+                    """),
+            ],
+            rendered.Documents);
+    }
+
+    [Fact]
+    public void ReadAnalytics_TurnsTheFacetResultIntoDaysAndStatuses()
+    {
+        var result = BsonDocument.Parse("""
+            { "perDay": [ { "_id": "2026-03-14", "count": 2 }, { "_id": "2026-03-15", "count": { "$numberLong": "1" } } ],
+              "perStatus": [ { "_id": "submitted", "count": 2 }, { "_id": "reviewed", "count": 1 } ] }
+            """);
+
+        var analytics = MongoFormSubmissionStore.ReadAnalytics("f1", result);
+
+        Assert.Equal(3, analytics.Total);
+        Assert.Equal([new DailyCount(new DateOnly(2026, 3, 14), 2), new DailyCount(new DateOnly(2026, 3, 15), 1)], analytics.PerDay);
+        Assert.Equal(2, analytics.PerStatus["submitted"]);
+        Assert.Equal(0, MongoFormSubmissionStore.ReadAnalytics("f1", null).Total);
+    }
+
+    [Fact]
+    public void BatchProgressPipeline_GroupsTheBatchsTasksByStatus()
+    {
+        var rendered = MongoDeliveryLog.BuildBatchProgressPipeline("b1").Render(Args<DeliveryDocument>());
+
+        Assert.Equal(
+            [
+                BsonDocument.Parse("""{ "$match": { "batchId": "b1" } }"""),
+                BsonDocument.Parse("""{ "$group": { "_id": "$status", "count": { "$sum": 1 } } }"""),
+            ],
+            rendered.Documents);
+    }
+
+    [Fact]
+    public void Indexes_MakeRollNumberAndBatchNameUnique()
+    {
+        var students = MongoDocumentDatabase.StudentIndexes();
+        var batches = MongoDocumentDatabase.BatchIndexes();
+
+        var rollNumber = Assert.Single(students, i => i.Options.Unique == true);
+        Assert.Equal(BsonDocument.Parse("""{ "rollNumber": 1 }"""), rollNumber.Keys.Render(Args<StudentDocument>()));
+        var name = Assert.Single(batches, i => i.Options.Unique == true);
+        Assert.Equal(BsonDocument.Parse("""{ "name": 1 }"""), name.Keys.Render(Args<BatchDocument>()));
+    }
+
+    [Fact]
+    public void Indexes_ExpireDeliveryRecordsAfterTheRetention_CountedFromTheLatestEvent()
+    {
+        var retention = TimeSpan.FromDays(7);
+
+        var indexes = MongoDocumentDatabase.DeliveryLogIndexes(retention);
+
+        var ttl = Assert.Single(indexes, i => i.Options.ExpireAfter is not null);
+        Assert.Equal(retention, ttl.Options.ExpireAfter);
+        Assert.Equal(MongoDocumentDatabase.DeliveryTtlIndexName, ttl.Options.Name);
+        Assert.Equal(BsonDocument.Parse("""{ "updatedAt": 1 }"""), ttl.Keys.Render(Args<DeliveryDocument>()));
+        Assert.Equal(
+            [
+                BsonDocument.Parse("""{ "recipient": 1, "createdAt": -1 }"""),
+                BsonDocument.Parse("""{ "batchId": 1, "status": 1 }"""),
+                BsonDocument.Parse("""{ "status": 1, "createdAt": -1 }"""),
+                BsonDocument.Parse("""{ "createdAt": -1 }"""),
+            ],
+            indexes.Where(i => i.Options.ExpireAfter is null).Select(i => i.Keys.Render(Args<DeliveryDocument>())));
+        Assert.Equal(
+            BsonDocument.Parse("""{ "collMod": "delivery_log", "index": { "name": "ttl_updatedAt", "expireAfterSeconds": { "$numberLong": "604800" } } }"""),
+            MongoDocumentDatabase.RetentionChangeCommand(retention));
+    }
+}
