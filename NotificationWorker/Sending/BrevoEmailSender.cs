@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
 
@@ -23,7 +24,7 @@ public sealed partial class BrevoEmailSender(
 
     public string Name => ProviderNames.Brevo;
 
-    public Channel Channel => Channel.Email;
+    public NotificationType Channel => NotificationType.Email;
 
     public async Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
     {

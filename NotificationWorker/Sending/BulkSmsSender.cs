@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
 
@@ -25,7 +26,7 @@ public sealed partial class BulkSmsSender(
 
     public string Name => ProviderNames.BulkSms;
 
-    public Channel Channel => Channel.Sms;
+    public NotificationType Channel => NotificationType.Sms;
 
     public async Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
     {

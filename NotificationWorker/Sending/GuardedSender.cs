@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Polly;
 using Polly.CircuitBreaker;
 using StackExchange.Redis;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
 
@@ -62,7 +63,7 @@ public sealed partial class GuardedSender : IMessageSender
 
     public string Name => _inner.Name;
 
-    public Channel Channel => _inner.Channel;
+    public NotificationType Channel => _inner.Channel;
 
     public async Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
     {

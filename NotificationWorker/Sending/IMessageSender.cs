@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 namespace NotificationWorker.Sending;
 
 /// <summary>Sends one message through one provider.</summary>
@@ -6,7 +7,7 @@ public interface IMessageSender
     /// <summary>The provider's name as used in telemetry, rate-limit keys and the delivery log (<see cref="ProviderNames"/>).</summary>
     string Name { get; }
 
-    Channel Channel { get; }
+    NotificationType Channel { get; }
 
     /// <summary>
     /// Sends <paramref name="message"/>. Every provider outcome comes back as a <see cref="SendResult"/>;

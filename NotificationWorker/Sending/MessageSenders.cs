@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using Notifications.Tasks;
+using Notifications.Outbox;
 
 namespace NotificationWorker.Sending;
 
@@ -22,18 +24,18 @@ public sealed partial class MessageSenders
         IMessageSender Guard(IMessageSender inner) =>
             new GuardedSender(inner, inner.Name == ProviderNames.Outbox ? null : rateLimiter, sending, telemetry, time, logger);
 
-        IMessageSender Outbox(Channel channel) =>
+        IMessageSender Outbox(NotificationType channel) =>
             new OutboxSender(channel, services.GetRequiredService<IOptions<OutboxOptions>>(), time);
 
         _sms = Guard(services.GetRequiredService<IOptions<BulkSmsOptions>>().Value.IsConfigured
             ? services.GetRequiredService<BulkSmsSender>()
-            : Outbox(Channel.Sms));
+            : Outbox(NotificationType.Sms));
 
         _email = Guard(services.GetRequiredService<IOptions<BrevoOptions>>().Value.IsConfigured
             ? services.GetRequiredService<BrevoEmailSender>()
             : services.GetRequiredService<IOptions<SmtpOptions>>().Value.IsConfigured
                 ? services.GetRequiredService<SmtpEmailSender>()
-                : Outbox(Channel.Email));
+                : Outbox(NotificationType.Email));
 
         LogChoice(logger, "sms", _sms.Name);
         LogChoice(logger, "email", _email.Name);
@@ -43,10 +45,10 @@ public sealed partial class MessageSenders
 
     public IMessageSender Email => _email;
 
-    public IMessageSender ForChannel(Channel channel) => channel switch
+    public IMessageSender ForChannel(NotificationType channel) => channel switch
     {
-        Channel.Sms => _sms,
-        Channel.Email => _email,
+        NotificationType.Sms => _sms,
+        NotificationType.Email => _email,
         _ => throw new ArgumentOutOfRangeException(nameof(channel), channel, "unknown channel"),
     };
 

@@ -1,17 +1,14 @@
-namespace NotificationWorker.Sending;
+using Notifications.Tasks;
+using Notifications.Templates;
 
-public enum Channel
-{
-    Sms,
-    Email,
-}
+namespace NotificationWorker.Sending;
 
 /// <summary>A notification rendered and addressed, ready for a provider.</summary>
 /// <param name="TaskId">The queue task this message belongs to; providers that deduplicate use it.</param>
 /// <param name="Recipient">An E.164 phone number for SMS, an email address for email.</param>
 public sealed record OutgoingMessage(
     string TaskId,
-    Channel Channel,
+    NotificationType Channel,
     string Recipient,
     string? Subject,
     string TextBody,
@@ -35,4 +32,10 @@ public abstract record SendResult
 
     /// <summary>The same request can never succeed (an invalid number or address): dead-letter it with this reason.</summary>
     public sealed record PermanentFailure(string Provider, string Error) : SendResult(Provider);
+}
+
+public static class RenderedNotificationExtensions
+{
+    public static OutgoingMessage ToMessage(this RenderedNotification rendered, string taskId, NotificationType channel, string recipient) =>
+        new(taskId, channel, recipient, rendered.Subject, rendered.TextBody, rendered.HtmlBody);
 }

@@ -1,8 +1,9 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using NotificationWorker.Sending;
-using NotificationWorker.Templates;
+using Notifications.Templates;
 using Polly;
+using Notifications.Outbox;
 
 namespace Microsoft.Extensions.Hosting;
 

@@ -166,15 +166,3 @@ public sealed class SmtpOptions : IValidatableObject
     }
 }
 
-/// <summary>The local outbox used when no provider is configured (section <c>Sending:Outbox</c>).</summary>
-public sealed class OutboxOptions
-{
-    public const string SectionName = "Sending:Outbox";
-
-    /// <summary>Folder of one JSON file per message; relative paths are under the content root. Default <c>.data/outbox</c>.</summary>
-    public string? Directory { get; set; }
-
-    /// <summary>The oldest files beyond this count are deleted, so a long-running dev box does not fill its disk.</summary>
-    [Range(10, 1_000_000)]
-    public int MaxMessages { get; set; } = 5000;
-}

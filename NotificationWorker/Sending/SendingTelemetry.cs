@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
 
@@ -22,14 +23,14 @@ public sealed class SendingTelemetry
         _latency = meter.CreateHistogram<double>("notifications.provider.latency", "ms", "Time a provider took to answer a send.");
     }
 
-    public void RecordSent(string provider, Channel channel) =>
+    public void RecordSent(string provider, NotificationType channel) =>
         _sent.Add(1, new("provider", provider), new("channel", ChannelTag(channel)));
 
-    public void RecordFailed(string provider, Channel channel, string kind) =>
+    public void RecordFailed(string provider, NotificationType channel, string kind) =>
         _failed.Add(1, new("provider", provider), new("channel", ChannelTag(channel)), new("kind", kind));
 
-    public void RecordLatency(string provider, Channel channel, TimeSpan elapsed) =>
+    public void RecordLatency(string provider, NotificationType channel, TimeSpan elapsed) =>
         _latency.Record(elapsed.TotalMilliseconds, new("provider", provider), new("channel", ChannelTag(channel)));
 
-    internal static string ChannelTag(Channel channel) => channel == Channel.Sms ? "sms" : "email";
+    internal static string ChannelTag(NotificationType channel) => channel == NotificationType.Sms ? "sms" : "email";
 }

@@ -4,6 +4,7 @@ using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.Extensions.Options;
 using MimeKit;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
 
@@ -15,7 +16,7 @@ public sealed partial class SmtpEmailSender(
 {
     public string Name => ProviderNames.Smtp;
 
-    public Channel Channel => Channel.Email;
+    public NotificationType Channel => NotificationType.Email;
 
     public async Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
     {

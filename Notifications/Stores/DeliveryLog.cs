@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 namespace Notifications.Stores;
 
 /// <summary>Where a notification task is on its way to the student.</summary>
@@ -10,14 +11,8 @@ public enum DeliveryStatus
     Dead,
 }
 
-public enum DeliveryChannel
-{
-    Sms,
-    Email,
-}
-
 /// <summary>One step of one notification task, as the Api or the worker saw it happen.</summary>
-public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTimeOffset At, DeliveryChannel Channel, string Recipient)
+public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTimeOffset At, NotificationType Channel, string Recipient)
 {
     /// <summary>The send attempt this event belongs to (0 before the first send).</summary>
     public int Attempt { get; init; }
@@ -40,7 +35,7 @@ public sealed record DeliveryTimelineEntry(DeliveryStatus Status, DateTimeOffset
 public sealed record DeliveryRecord(
     string TaskId,
     DeliveryStatus Status,
-    DeliveryChannel Channel,
+    NotificationType Channel,
     string Recipient,
     int Attempts,
     string? Provider,

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Notifications.Stores;
+using Notifications.Tasks;
 
 // Usage: Notifications.StoreWriter <sqlite file> <writer name> <appends> <shared tasks> <go file>
 // Opens the SQLite store, prints "ready", waits for the go file so both writers start together, then
@@ -47,7 +48,7 @@ var studentsWritten = 0;
 var first = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 for (var i = 0; i < appends; i++)
 {
-    await log.AppendAsync(new DeliveryEvent($"shared-task-{i % sharedTasks}", DeliveryStatus.Sending, DateTimeOffset.UtcNow, DeliveryChannel.Sms, "+15550000000")
+    await log.AppendAsync(new DeliveryEvent($"shared-task-{i % sharedTasks}", DeliveryStatus.Sending, DateTimeOffset.UtcNow, NotificationType.Sms, "+15550000000")
     {
         Attempt = i,
         ProviderMessageId = $"{writer}-{i}",

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Notifications.Stores;
+using Notifications.Tasks;
 
 namespace Notifications.Benchmarks;
 
@@ -74,7 +75,7 @@ internal static class StoreBenchmark
         for (var i = 0; i < appends; i++)
         {
             var step = i % EventsPerTask;
-            await log.AppendAsync(new DeliveryEvent($"{prefix}-{i / EventsPerTask}", statuses[step], start.AddMilliseconds(i), DeliveryChannel.Sms, $"+9198{i / EventsPerTask:D8}")
+            await log.AppendAsync(new DeliveryEvent($"{prefix}-{i / EventsPerTask}", statuses[step], start.AddMilliseconds(i), NotificationType.Sms, $"+9198{i / EventsPerTask:D8}")
             {
                 Attempt = step == 0 ? 0 : 1,
                 Provider = step == 0 ? null : "bulksms",

@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 namespace Notifications.Stores.MongoDb;
 
 // Storage shapes of the MongoDB collections. Element names and serializers are set in MongoClassMaps, so
@@ -55,7 +56,7 @@ internal sealed class DeliveryDocument
 {
     public string TaskId { get; set; } = "";
     public DeliveryStatus Status { get; set; }
-    public DeliveryChannel Channel { get; set; }
+    public NotificationType Channel { get; set; }
     public string Recipient { get; set; } = "";
     public int Attempts { get; set; }
     public string? Provider { get; set; }

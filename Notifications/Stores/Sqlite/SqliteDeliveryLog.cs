@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using Notifications.Tasks;
 
 namespace Notifications.Stores.Sqlite;
 
@@ -156,7 +157,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 tasks.Add(new DeliveryRecord(
-                    reader.GetString(0), Enum.Parse<DeliveryStatus>(reader.GetString(1)), Enum.Parse<DeliveryChannel>(reader.GetString(2)),
+                    reader.GetString(0), Enum.Parse<DeliveryStatus>(reader.GetString(1)), Enum.Parse<NotificationType>(reader.GetString(2)),
                     reader.GetString(3), reader.GetInt32(4), reader.GetNullableString(5), reader.GetNullableString(6), reader.GetNullableString(7),
                     reader.GetNullableString(8), reader.GetNullableString(9), reader.GetNullableString(10), reader.GetTime(11), reader.GetTime(12), []));
             }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using NotificationWorker.Sending;
 using NotificationWorker.Tests.Support;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Tests.Sending;
 
@@ -154,7 +155,7 @@ public sealed class GuardedSenderTests : IDisposable
 
         public string Name => "scripted";
 
-        public Channel Channel => Channel.Sms;
+        public NotificationType Channel => NotificationType.Sms;
 
         public Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
         {

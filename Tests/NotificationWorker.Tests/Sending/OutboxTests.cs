@@ -1,7 +1,9 @@
 using NotificationWorker.Sending;
-using NotificationWorker.Templates;
+using Notifications.Templates;
 using NotificationWorker.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Notifications.Tasks;
+using Notifications.Outbox;
 
 namespace NotificationWorker.Tests.Sending;
 
@@ -22,8 +24,8 @@ public sealed class OutboxTests : IAsyncLifetime
     {
         Assert.Equal(ProviderNames.Outbox, _host.Senders.Sms.Name);
         Assert.Equal(ProviderNames.Outbox, _host.Senders.Email.Name);
-        Assert.Equal(Channel.Sms, _host.Senders.ForChannel(Channel.Sms).Channel);
-        Assert.Equal(Channel.Email, _host.Senders.ForChannel(Channel.Email).Channel);
+        Assert.Equal(NotificationType.Sms, _host.Senders.ForChannel(NotificationType.Sms).Channel);
+        Assert.Equal(NotificationType.Email, _host.Senders.ForChannel(NotificationType.Email).Channel);
 
         var result = await _host.Senders.Email.SendAsync(Messages.Email(), TestContext.Current.CancellationToken);
 
@@ -52,7 +54,7 @@ public sealed class OutboxTests : IAsyncLifetime
         Assert.Equal(["task-6", "task-5", "task-4", "task-3"], first.Items.Select(m => m.TaskId));
         Assert.Equal(["task-2", "task-1"], second.Items.Select(m => m.TaskId));
         var email = first.Items[0];
-        Assert.Equal(Channel.Email, email.Channel);
+        Assert.Equal(NotificationType.Email, email.Channel);
         Assert.Equal("thandi@example.org", email.Recipient);
         Assert.Equal("Welcome to AI-VERSANT", email.Subject);
         Assert.Equal("<p>Hi Thandi,</p><p>welcome.</p>", email.HtmlBody);
@@ -65,9 +67,9 @@ public sealed class OutboxTests : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         var templates = _host.Services.GetRequiredService<NotificationTemplates>();
-        var rendered = templates.Render(TemplateNames.Welcome, Channel.Email, new NotificationModel { StudentName = "Thandi", LoginUrl = "https://versant.example/login" });
+        var rendered = templates.Render(TemplateNames.Welcome, NotificationType.Email, new NotificationModel { StudentName = "Thandi", LoginUrl = "https://versant.example/login" });
 
-        var sent = await _host.Senders.Email.SendAsync(rendered.ToMessage("task-welcome", Channel.Email, "thandi@example.org"), ct);
+        var sent = await _host.Senders.Email.SendAsync(rendered.ToMessage("task-welcome", NotificationType.Email, "thandi@example.org"), ct);
 
         var kept = await _host.Services.GetRequiredService<OutboxReader>().FindAsync(Assert.IsType<SendResult.Sent>(sent).ProviderMessageId!, ct);
         Assert.NotNull(kept);

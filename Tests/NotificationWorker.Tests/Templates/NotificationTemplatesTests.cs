@@ -1,5 +1,6 @@
 using NotificationWorker.Sending;
-using NotificationWorker.Templates;
+using Notifications.Templates;
+using Notifications.Tasks;
 
 namespace NotificationWorker.Tests.Templates;
 
@@ -25,8 +26,8 @@ public sealed class NotificationTemplatesTests
     [MemberData(nameof(Names))]
     public void Render_ProducesSmsAndEmailWithTextAndHtml_ForEveryTemplate(string name)
     {
-        var sms = Templates.Render(name, Channel.Sms, Thandi);
-        var email = Templates.Render(name, Channel.Email, Thandi);
+        var sms = Templates.Render(name, NotificationType.Sms, Thandi);
+        var email = Templates.Render(name, NotificationType.Email, Thandi);
 
         Assert.Null(sms.Subject);
         Assert.Null(sms.HtmlBody);
@@ -42,7 +43,7 @@ public sealed class NotificationTemplatesTests
     [Fact]
     public void Render_FillsTheSubmissionDetails()
     {
-        var email = Templates.Render(TemplateNames.SubmissionConfirmation, Channel.Email, Thandi);
+        var email = Templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Email, Thandi);
 
         Assert.Equal("We received your submission: Week 3 speaking test", email.Subject);
         Assert.Contains("on 26 Nov 2026, 09:30 UTC", email.TextBody);
@@ -52,7 +53,7 @@ public sealed class NotificationTemplatesTests
     [Fact]
     public void Render_LeavesOutOptionalLines_WhenTheirValuesAreMissing()
     {
-        var sms = Templates.Render(TemplateNames.Welcome, Channel.Sms, new NotificationModel { StudentName = "Sipho" });
+        var sms = Templates.Render(TemplateNames.Welcome, NotificationType.Sms, new NotificationModel { StudentName = "Sipho" });
 
         Assert.Equal("Hi Sipho, welcome to AI-VERSANT!", sms.TextBody);
     }
@@ -67,7 +68,7 @@ public sealed class NotificationTemplatesTests
             LoginUrl = "javascript:alert(1)\" onclick=\"alert(2)",
         };
 
-        var email = Templates.Render(TemplateNames.Welcome, Channel.Email, hostile);
+        var email = Templates.Render(TemplateNames.Welcome, NotificationType.Email, hostile);
 
         Assert.DoesNotContain("<script>", email.HtmlBody);
         Assert.DoesNotContain("<img", email.HtmlBody);
@@ -79,6 +80,6 @@ public sealed class NotificationTemplatesTests
     [Fact]
     public void Render_Throws_ForAnUnknownTemplate()
     {
-        Assert.Throws<ArgumentException>(() => Templates.Render("no-such-template", Channel.Sms, Thandi));
+        Assert.Throws<ArgumentException>(() => Templates.Render("no-such-template", NotificationType.Sms, Thandi));
     }
 }

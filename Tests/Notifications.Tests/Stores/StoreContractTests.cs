@@ -1,4 +1,5 @@
 using Notifications.Stores;
+using Notifications.Tasks;
 
 namespace Notifications.Tests.Stores;
 
@@ -317,7 +318,7 @@ public abstract class StoreContractTests
     // Delivery log
 
     private static DeliveryEvent Event(string taskId, DeliveryStatus status, DateTimeOffset at, string recipient = "+919876543210", string? batchId = null) =>
-        new(taskId, status, at, DeliveryChannel.Sms, recipient) { BatchId = batchId };
+        new(taskId, status, at, NotificationType.Sms, recipient) { BatchId = batchId };
 
     [Fact]
     public async Task Append_BuildsTheTimeline_AndTheLatestState()

@@ -4,6 +4,7 @@ using MongoDB.Bson.Serialization;
 using MongoDB.Driver;
 using Notifications.Stores;
 using Notifications.Stores.MongoDb;
+using Notifications.Tasks;
 
 namespace Notifications.Tests.Stores.MongoDb;
 
@@ -58,7 +59,7 @@ public sealed class MongoWithoutServerTests
     {
         var delivery = new DeliveryDocument
         {
-            TaskId = "t1", Status = DeliveryStatus.Retrying, Channel = DeliveryChannel.Email, Recipient = "a@example.org", Attempts = 2,
+            TaskId = "t1", Status = DeliveryStatus.Retrying, Channel = NotificationType.Email, Recipient = "a@example.org", Attempts = 2,
             CreatedAt = s_at, UpdatedAt = s_at,
             Timeline = [new DeliveryEventDocument { Status = DeliveryStatus.Queued, At = s_at, Attempt = 0 }],
         };
@@ -126,7 +127,7 @@ public sealed class MongoWithoutServerTests
     [Fact]
     public void AppendUpdate_RendersOneSetStage_WithCallerTextAsLiterals()
     {
-        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Retrying, new DateTimeOffset(s_at), DeliveryChannel.Sms, "+919876543210")
+        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Retrying, new DateTimeOffset(s_at), NotificationType.Sms, "+919876543210")
         {
             Attempt = 2, Error = "$status exploded", Provider = "bulksms",
         });
@@ -148,7 +149,7 @@ public sealed class MongoWithoutServerTests
     {
         var mapped = BsonClassMap.LookupClassMap(typeof(DeliveryDocument)).AllMemberMaps.Select(m => m.ElementName).ToHashSet();
         var eventNames = BsonClassMap.LookupClassMap(typeof(DeliveryEventDocument)).AllMemberMaps.Select(m => m.ElementName).ToHashSet();
-        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Sent, new DateTimeOffset(s_at), DeliveryChannel.Email, "a@example.org")
+        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Sent, new DateTimeOffset(s_at), NotificationType.Email, "a@example.org")
         {
             Provider = "brevo", ProviderMessageId = "m1", Error = "e", BatchId = "b", SubmissionId = "s", StudentId = "st",
         });

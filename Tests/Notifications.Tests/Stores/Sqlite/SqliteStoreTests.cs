@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Notifications.Stores;
 using Notifications.Stores.Sqlite;
+using Notifications.Tasks;
 
 namespace Notifications.Tests.Stores.Sqlite;
 
@@ -43,11 +44,11 @@ public sealed class SqliteStoreTests
         await using var stores = await StoreHarness.StartSqliteAsync(settings: new Dictionary<string, string?> { ["DocumentStore:DeliveryLogRetention"] = "01:00:00" });
         var now = DateTimeOffset.UtcNow;
         var log = stores.DeliveryLog;
-        await log.AppendAsync(new DeliveryEvent("old", DeliveryStatus.Queued, now.AddHours(-3), DeliveryChannel.Email, "a@example.org"), Ct);
-        await log.AppendAsync(new DeliveryEvent("old", DeliveryStatus.Dead, now.AddHours(-2), DeliveryChannel.Email, "a@example.org"), Ct);
+        await log.AppendAsync(new DeliveryEvent("old", DeliveryStatus.Queued, now.AddHours(-3), NotificationType.Email, "a@example.org"), Ct);
+        await log.AppendAsync(new DeliveryEvent("old", DeliveryStatus.Dead, now.AddHours(-2), NotificationType.Email, "a@example.org"), Ct);
         // Created long ago but still active: retention counts from the latest event.
-        await log.AppendAsync(new DeliveryEvent("active", DeliveryStatus.Queued, now.AddHours(-3), DeliveryChannel.Email, "a@example.org"), Ct);
-        await log.AppendAsync(new DeliveryEvent("active", DeliveryStatus.Retrying, now.AddMinutes(-5), DeliveryChannel.Email, "a@example.org"), Ct);
+        await log.AppendAsync(new DeliveryEvent("active", DeliveryStatus.Queued, now.AddHours(-3), NotificationType.Email, "a@example.org"), Ct);
+        await log.AppendAsync(new DeliveryEvent("active", DeliveryStatus.Retrying, now.AddMinutes(-5), NotificationType.Email, "a@example.org"), Ct);
 
         var deleted = await stores.Services.GetRequiredService<SqliteDeliveryLog>().PruneExpiredAsync(Ct);
 

@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Encodings.Web;
 using Fluid;
-using NotificationWorker.Sending;
+using Notifications.Tasks;
 
-namespace NotificationWorker.Templates;
+namespace Notifications.Templates;
 
 public static class TemplateNames
 {
@@ -52,14 +52,10 @@ public sealed record NotificationModel
 
 /// <param name="Subject">Null for SMS.</param>
 /// <param name="HtmlBody">Null for SMS.</param>
-public sealed record RenderedNotification(string? Subject, string TextBody, string? HtmlBody)
-{
-    public OutgoingMessage ToMessage(string taskId, Channel channel, string recipient) =>
-        new(taskId, channel, recipient, Subject, TextBody, HtmlBody);
-}
+public sealed record RenderedNotification(string? Subject, string TextBody, string? HtmlBody);
 
 /// <summary>
-/// Renders the Liquid templates embedded from <c>Templates/</c>: per template name an
+/// Renders the Liquid templates embedded from <c>Notifications/Templates/</c>: per template name an
 /// <c>.sms</c>, an <c>.email-subject</c>, an <c>.email-text</c> and an <c>.email-html</c> part;
 /// the HTML part is wrapped in <c>_layout.email-html</c>. Values are HTML-encoded only in HTML.
 /// </summary>
@@ -87,10 +83,10 @@ public sealed class NotificationTemplates
         _templates = templates.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
-    public RenderedNotification Render(string templateName, Channel channel, NotificationModel model)
+    public RenderedNotification Render(string templateName, NotificationType channel, NotificationModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (channel == Channel.Sms)
+        if (channel == NotificationType.Sms)
         {
             return new RenderedNotification(null, Render(templateName, "sms", model, NullEncoder.Default).Trim(), null);
         }
