@@ -2,9 +2,13 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddRedisClient("redis");
-builder.AddMessageSenders();
 builder.AddDocumentStore();
+builder.AddMessageSenders();
+builder.AddNotificationDelivery();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.Run();
+
+/// <summary>Entry point, visible to <c>WebApplicationFactory</c> in the tests.</summary>
+public partial class Program;

@@ -82,7 +82,7 @@ public sealed partial class GuardedSender : IMessageSender
         }
         catch (BrokenCircuitException e)
         {
-            result = new SendResult.TransientFailure(Name, $"{Name} circuit is open after repeated failures", e.RetryAfter);
+            result = new SendResult.Deferred(Name, $"{Name} circuit is open after repeated failures", e.RetryAfter ?? TimeSpan.FromSeconds(1));
             failureKind = "circuit_open";
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -109,12 +109,12 @@ public sealed partial class GuardedSender : IMessageSender
             catch (RedisException e)
             {
                 // Without the shared budget we cannot know whether sending would exceed it: wait for Redis.
-                return new Attempt(new SendResult.TransientFailure(Name, $"rate limiter unavailable: {e.Message}", RateLimiterOutageRetryAfter), ReachedProvider: false);
+                return new Attempt(new SendResult.Deferred(Name, $"rate limiter unavailable: {e.Message}", RateLimiterOutageRetryAfter), ReachedProvider: false);
             }
 
             if (!lease.Acquired)
             {
-                return new Attempt(new SendResult.TransientFailure(Name, $"{Name} rate limit reached", lease.Wait), ReachedProvider: false);
+                return new Attempt(new SendResult.Deferred(Name, $"{Name} rate limit reached", lease.Wait), ReachedProvider: false);
             }
 
             if (lease.Wait > TimeSpan.Zero)
@@ -143,6 +143,11 @@ public sealed partial class GuardedSender : IMessageSender
                 activity?.SetTag("notification.outcome", failureKind ?? "transient");
                 activity?.SetTag("notification.retry_after_ms", transient.RetryAfter?.TotalMilliseconds);
                 activity?.SetStatus(ActivityStatusCode.Error, transient.Error);
+                break;
+            case SendResult.Deferred deferred:
+                _telemetry.RecordFailed(Name, Channel, failureKind ?? "deferred");
+                activity?.SetTag("notification.outcome", failureKind ?? "deferred");
+                activity?.SetTag("notification.retry_after_ms", deferred.RetryAfter.TotalMilliseconds);
                 break;
             case SendResult.PermanentFailure permanent:
                 _telemetry.RecordFailed(Name, Channel, "permanent");

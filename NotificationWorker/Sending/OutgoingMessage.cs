@@ -30,6 +30,13 @@ public abstract record SendResult
     /// <summary>Worth another attempt later: outage, throttling, timeout, or a fault on our side the operator can fix.</summary>
     public sealed record TransientFailure(string Provider, string Error, TimeSpan? RetryAfter) : SendResult(Provider);
 
+    /// <summary>
+    /// Not sent, and the provider was not called (its circuit is open, or the shared rate limit has no
+    /// slot soon enough): try again after <paramref name="RetryAfter"/> without counting an attempt,
+    /// so an outage does not use up the tasks' retries.
+    /// </summary>
+    public sealed record Deferred(string Provider, string Reason, TimeSpan RetryAfter) : SendResult(Provider);
+
     /// <summary>The same request can never succeed (an invalid number or address): dead-letter it with this reason.</summary>
     public sealed record PermanentFailure(string Provider, string Error) : SendResult(Provider);
 }

@@ -14,6 +14,7 @@ public sealed class SendingTelemetry
     private readonly Counter<long> _sent;
     private readonly Counter<long> _failed;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _deadLettered;
 
     public SendingTelemetry(IMeterFactory meterFactory)
     {
@@ -21,6 +22,7 @@ public sealed class SendingTelemetry
         _sent = meter.CreateCounter<long>("notifications.provider.sent", "{message}", "Messages a provider accepted.");
         _failed = meter.CreateCounter<long>("notifications.provider.failed", "{message}", "Sends that failed, by kind (transient, permanent, throttled, circuit_open, exception).");
         _latency = meter.CreateHistogram<double>("notifications.provider.latency", "ms", "Time a provider took to answer a send.");
+        _deadLettered = meter.CreateCounter<long>("notifications.provider.dead_lettered", "{task}", "Tasks given up on, by the provider of their last attempt.");
     }
 
     public void RecordSent(string provider, NotificationType channel) =>
@@ -31,6 +33,9 @@ public sealed class SendingTelemetry
 
     public void RecordLatency(string provider, NotificationType channel, TimeSpan elapsed) =>
         _latency.Record(elapsed.TotalMilliseconds, new("provider", provider), new("channel", ChannelTag(channel)));
+
+    public void RecordDeadLettered(string provider, NotificationType channel) =>
+        _deadLettered.Add(1, new("provider", provider), new("channel", ChannelTag(channel)));
 
     internal static string ChannelTag(NotificationType channel) => channel == NotificationType.Sms ? "sms" : "email";
 }

@@ -13,11 +13,19 @@ public abstract record HandlerResult
 
     public static HandlerResult Permanent(string error) => new PermanentFailure(error);
 
+    public static HandlerResult Postpone(string reason, TimeSpan delay) => new Postponed(reason, delay);
+
     /// <summary>Sent (or already sent before): the task is complete.</summary>
     public sealed record Succeeded : HandlerResult;
 
     /// <summary>Worth trying again later; <paramref name="RetryAfter"/> overrides the backoff.</summary>
     public sealed record TransientFailure(string Error, TimeSpan? RetryAfter) : HandlerResult;
+
+    /// <summary>
+    /// Not attempted (the provider's circuit is open, or its rate limit is spent): try again after
+    /// <paramref name="Delay"/> without counting an attempt.
+    /// </summary>
+    public sealed record Postponed(string Reason, TimeSpan Delay) : HandlerResult;
 
     /// <summary>Will never succeed (an invalid number or address): dead-letter now.</summary>
     public sealed record PermanentFailure(string Error) : HandlerResult;

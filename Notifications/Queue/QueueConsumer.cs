@@ -331,10 +331,11 @@ public sealed partial class QueueConsumer
     private async Task RecordFailureAsync(Outcome outcome)
     {
         var now = _time.GetUtcNow();
-        var (error, retryAfter, permanent) = outcome.Result switch
+        var (error, retryAfter, permanent, postponed) = outcome.Result switch
         {
-            HandlerResult.TransientFailure t => (t.Error, t.RetryAfter, false),
-            HandlerResult.PermanentFailure p => (p.Error, (TimeSpan?)null, true),
+            HandlerResult.TransientFailure t => (t.Error, t.RetryAfter, false, false),
+            HandlerResult.PermanentFailure p => (p.Error, (TimeSpan?)null, true, false),
+            HandlerResult.Postponed p => (p.Reason, p.Delay, false, true),
             _ => throw new UnreachableException(),
         };
         RedisValue body;
@@ -342,10 +343,11 @@ public sealed partial class QueueConsumer
         long score;
         if (outcome.Claimed is { } claimed)
         {
-            var failures = claimed.Task.RetryCount + 1;
-            dead = permanent || RetrySchedule.IsExhausted(failures, claimed.Task.MaxRetries);
+            var failures = postponed ? claimed.Task.RetryCount : claimed.Task.RetryCount + 1;
+            dead = permanent || (!postponed && RetrySchedule.IsExhausted(failures, claimed.Task.MaxRetries));
             body = TaskJson.Serialize(claimed.Task with { RetryCount = failures, LastError = error, FailedAtMs = now.ToUnixTimeMilliseconds() });
-            score = dead ? now.ToUnixTimeMilliseconds() : now.Add(_retrySchedule.DelayAfter(failures, retryAfter)).ToUnixTimeMilliseconds();
+            var delay = postponed ? retryAfter!.Value : _retrySchedule.DelayAfter(failures, retryAfter);
+            score = dead ? now.ToUnixTimeMilliseconds() : now.Add(delay).ToUnixTimeMilliseconds();
         }
         else
         {
@@ -355,10 +357,10 @@ public sealed partial class QueueConsumer
         }
 
         RedisKey[] keys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers, _keys.Stats, _keys.Dead, .. _keys.Leased, _keys.Scheduled[outcome.Lane], _keys.DeadErrors];
-        RedisValue[] args = [Token, outcome.Id, body, dead ? "dead" : "retry", score,
+        RedisValue[] args = [Token, outcome.Id, body, dead ? "dead" : postponed ? "postpone" : "retry", score,
             now.Subtract(_options.DeadLetterMaxAge).ToUnixTimeMilliseconds(), _options.DeadLetterMaxCount, error];
         var recorded = await WithRetryAsync("record failure", () => _db.ScriptEvaluateAsync(QueueScripts.Fail, keys, args)).ConfigureAwait(false);
-        if (recorded is not null && (int)recorded == 1)
+        if (recorded is not null && (int)recorded == 1 && !postponed)
         {
             _metrics.Failed();
             if (dead)

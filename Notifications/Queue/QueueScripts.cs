@@ -137,7 +137,7 @@ internal static class QueueScripts
 
     /// <summary>
     /// KEYS: task, lease, sent, stats, dead, leased 0..2, scheduled lane, dead errors.
-    /// ARGV: consumer token, id, new body, 'retry' or 'dead', due or death time ms, oldest death time ms
+    /// ARGV: consumer token, id, new body, 'retry', 'postpone' (no attempt counted) or 'dead', due or death time ms, oldest death time ms
     /// kept, most dead letters kept, error text.
     /// Records a failed attempt: the task waits in the schedule for its retry, or becomes a dead letter.
     /// Returns 0 when the consumer no longer holds the lease.
@@ -148,6 +148,11 @@ internal static class QueueScripts
         redis.call('HSET', KEYS[1], id, body)
         redis.call('HDEL', KEYS[2], id)
         for lane = 0, 2 do redis.call('ZREM', KEYS[6 + lane], id) end
+        if mode == 'postpone' then
+          redis.call('ZADD', KEYS[9], score, id)
+          redis.call('HINCRBY', KEYS[4], 'postponed', 1)
+          return 1
+        end
         redis.call('HINCRBY', KEYS[4], 'failed', 1)
         if mode == 'retry' then
           redis.call('ZADD', KEYS[9], score, id)

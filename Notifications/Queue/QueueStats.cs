@@ -23,6 +23,6 @@ public sealed record QueueStats
 public sealed record LaneStats(NotificationPriority Priority, long Pending, long Scheduled, long Leased);
 
 /// <summary>Running totals since the queue was created.</summary>
-public sealed record QueueCounters(long Enqueued, long Processed, long Failed, long Retried, long DeadLettered, long Recovered, long Revived);
+public sealed record QueueCounters(long Enqueued, long Processed, long Failed, long Retried, long DeadLettered, long Recovered, long Revived, long Postponed);
 
 public readonly record struct MinuteThroughput(DateTimeOffset Minute, long Completed);

@@ -31,8 +31,8 @@ public sealed class GuardedSenderTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(10));
         var result = await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken);
 
-        var open = Assert.IsType<SendResult.TransientFailure>(result);
-        Assert.Contains("circuit is open", open.Error);
+        var open = Assert.IsType<SendResult.Deferred>(result);
+        Assert.Contains("circuit is open", open.Reason);
         Assert.Equal(BreakDuration - TimeSpan.FromSeconds(10), open.RetryAfter);
         Assert.Equal(3, _provider.Calls);
     }
@@ -69,14 +69,14 @@ public sealed class GuardedSenderTests : IDisposable
     }
 
     [Fact]
-    public async Task RateLimit_ReturnsTransientWithItsWait_WithoutCallingTheProvider_WhenTheSlotIsTooFarOff()
+    public async Task RateLimit_DefersWithItsWait_WithoutCallingTheProvider_WhenTheSlotIsTooFarOff()
     {
         var sender = Guard(new FixedLimiter(new RateLimitLease(false, TimeSpan.FromSeconds(4))));
         _provider.Next = Accepted;
 
         var result = await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken);
 
-        Assert.Equal(TimeSpan.FromSeconds(4), Assert.IsType<SendResult.TransientFailure>(result).RetryAfter);
+        Assert.Equal(TimeSpan.FromSeconds(4), Assert.IsType<SendResult.Deferred>(result).RetryAfter);
         Assert.Equal(0, _provider.Calls);
     }
 

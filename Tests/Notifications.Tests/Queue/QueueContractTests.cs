@@ -186,6 +186,26 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
     }
 
     [Fact]
+    public async Task Postponed_IsTriedAgainAfterItsDelay_WithoutUsingAnAttempt()
+    {
+        await using var harness = NewHarness();
+        var calls = 0;
+        var handler = new RecordingHandler(_ => ValueTask.FromResult(Interlocked.Increment(ref calls) <= 3
+            ? HandlerResult.Postpone("circuit open", TimeSpan.FromMilliseconds(200))
+            : HandlerResult.Done));
+        await harness.Queue.EnqueueAsync(QueueHarness.Sms(1) with { MaxRetries = 0 }, TestContext.Current.CancellationToken);
+
+        harness.Start(handler);
+        await QueueHarness.WaitUntilAsync(async () => (await harness.Monitor.GetStatsAsync()).Counters.Processed == 1, s_wait, "the task is sent once the circuit closes");
+
+        Assert.Equal([1, 1, 1, 1], handler.Calls.Select(c => c.Attempt));
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(3, stats.Counters.Postponed);
+        Assert.Equal(0, stats.Counters.Failed);
+        Assert.Equal(0, stats.Dead);
+    }
+
+    [Fact]
     public async Task PermanentFailure_IsDeadLetteredAtOnce()
     {
         await using var harness = NewHarness();

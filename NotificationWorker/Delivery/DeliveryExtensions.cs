@@ -1,0 +1,24 @@
+using NotificationWorker.Delivery;
+using Notifications.Queue;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class DeliveryExtensions
+{
+    /// <summary>
+    /// Registers the queue consumer with the delivery handler, the legacy intake and the worker's
+    /// health check. Needs the queue, the document store and the message senders registered.
+    /// </summary>
+    public static TBuilder AddNotificationDelivery<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.AddNotificationQueue();
+        builder.Services.AddOptions<LegacyIntakeOptions>().BindConfiguration(LegacyIntakeOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<DeliveryHandler>();
+        builder.Services.AddSingleton<QueueConsumerService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<QueueConsumerService>());
+        builder.Services.AddHostedService<LegacyQueueIntake>();
+        builder.Services.AddHealthChecks().AddCheck<QueueConsumerHealthCheck>("queue-consumer");
+        return builder;
+    }
+}

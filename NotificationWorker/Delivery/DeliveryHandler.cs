@@ -1,0 +1,94 @@
+using Notifications.Queue;
+using Notifications.Stores;
+using Notifications.Tasks;
+using NotificationWorker.Sending;
+
+namespace NotificationWorker.Delivery;
+
+/// <summary>
+/// Sends one task through the provider of its channel and writes the outcome to the delivery log
+/// before the queue acknowledges it.
+/// </summary>
+/// <remarks>
+/// The send is made idempotent by the queue's sent marker: it is set the moment the provider
+/// accepts, before anything else can fail, so a redelivery (this process died, or lost its lease)
+/// arrives with <see cref="ClaimedTask.AlreadySent"/> and is only recorded, not sent again.
+/// </remarks>
+public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliveryLog, SendingTelemetry telemetry, TimeProvider time) : INotificationHandler
+{
+    public async ValueTask<HandlerResult> HandleAsync(ClaimedTask claimed, CancellationToken cancellationToken)
+    {
+        var task = claimed.Task;
+        var sender = senders.ForChannel(task.Type);
+        if (claimed.AlreadySent)
+        {
+            await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Sent, claimed.Attempt) with
+            {
+                Provider = sender.Name,
+                Error = "Sent by an earlier delivery that was not acknowledged; not sent again.",
+            }, cancellationToken);
+            return HandlerResult.Done;
+        }
+
+        await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Sending, claimed.Attempt) with { Provider = sender.Name }, cancellationToken);
+        var result = await sender.SendAsync(ToMessage(task), cancellationToken);
+        switch (result)
+        {
+            case SendResult.Sent sent:
+                // Cancellation no longer applies: the student has the message; the marker must land.
+                await claimed.MarkSentAsync(CancellationToken.None);
+                await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Sent, claimed.Attempt) with
+                {
+                    Provider = sent.Provider,
+                    ProviderMessageId = sent.ProviderMessageId,
+                }, CancellationToken.None);
+                return HandlerResult.Done;
+
+            case SendResult.TransientFailure transient:
+                var exhausted = RetrySchedule.IsExhausted(claimed.Attempt, task.MaxRetries);
+                await deliveryLog.AppendAsync(Event(task, exhausted ? DeliveryStatus.Dead : DeliveryStatus.Retrying, claimed.Attempt) with
+                {
+                    Provider = transient.Provider,
+                    Error = transient.Error,
+                }, cancellationToken);
+                if (exhausted)
+                {
+                    telemetry.RecordDeadLettered(transient.Provider, task.Type);
+                }
+                return HandlerResult.Retry(transient.Error, transient.RetryAfter);
+
+            case SendResult.Deferred deferred:
+                await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Retrying, claimed.Attempt) with
+                {
+                    Provider = deferred.Provider,
+                    Error = deferred.Reason,
+                }, cancellationToken);
+                return HandlerResult.Postpone(deferred.Reason, deferred.RetryAfter);
+
+            case SendResult.PermanentFailure permanent:
+                await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Dead, claimed.Attempt) with
+                {
+                    Provider = permanent.Provider,
+                    Error = permanent.Error,
+                }, cancellationToken);
+                telemetry.RecordDeadLettered(permanent.Provider, task.Type);
+                return HandlerResult.Permanent(permanent.Error);
+
+            default:
+                throw new InvalidOperationException($"Unknown send result {result.GetType().Name}.");
+        }
+    }
+
+    private static OutgoingMessage ToMessage(NotificationTask task) => task.Type == NotificationType.Sms
+        ? new OutgoingMessage(task.Id, NotificationType.Sms, task.Data.Phone!, null, task.Data.Message!, null)
+        : new OutgoingMessage(task.Id, NotificationType.Email, task.Data.Email!, task.Data.Subject, task.Data.Content ?? "", task.Data.Html);
+
+    private DeliveryEvent Event(NotificationTask task, DeliveryStatus status, int attempt) =>
+        new(task.Id, status, time.GetUtcNow(), task.Type, task.Recipient)
+        {
+            Attempt = attempt,
+            BatchId = task.Correlation?.BatchId,
+            SubmissionId = task.Correlation?.SubmissionId,
+            StudentId = task.Correlation?.StudentId,
+        };
+}
