@@ -22,17 +22,29 @@ internal static class Scripts
             # usage: sudo PUBLIC_DOMAIN=example.org ./install.sh [APP_DIR]
             #   PUBLIC_DOMAIN  needed on the first run (remembered): nginx serves <service>.PUBLIC_DOMAIN
             #   APP_DIR        optional: `dotnet publish -c Release -o APP_DIR/<service>` output for each of: {{names}}
+            #   STAGING_ROOT   tests only: write every file under this directory instead of /, and leave
+            #                  packages, users, ownership and services alone
             set -euo pipefail
 
             here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
             app_dir="${1:-}"
-            config={{ConfigDirectory}}
-            secrets={{SecretsDirectory}}
+            root="${STAGING_ROOT:-}"
+            config="$root{{ConfigDirectory}}"
+            secrets="$root{{SecretsDirectory}}"
             generated=({{string.Join(' ', GeneratedSecrets)}})
             services=({{names}})
             declare -A assembly=({{assemblies}})
 
-            [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 1; }
+            # Runs a command that changes the running system (not in staging).
+            system() { if [ -z "$root" ]; then "$@"; fi; }
+            # install(1) with owner and group, which staging cannot set.
+            put() { # mode owner:group install-args...
+              local mode="$1" owner="$2"
+              shift 2
+              if [ -z "$root" ]; then install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$@"; else install -m "$mode" "$@"; fi
+            }
+
+            [ -n "$root" ] || [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 1; }
 
             echo "== packages"
             missing=()
@@ -40,18 +52,20 @@ internal static class Scripts
               dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
             done
             if [ "${#missing[@]}" -gt 0 ]; then
-              apt-get update -q
-              DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+              system apt-get update -q
+              DEBIAN_FRONTEND=noninteractive system apt-get install -y -q "${missing[@]}"
             fi
             [ -x {{DotnetPath}} ] || echo "warning: {{DotnetPath}} missing: install the ASP.NET Core 10 runtime (apt: aspnetcore-runtime-10.0)"
             command -v mongod >/dev/null || echo "warning: mongod missing: install MongoDB 7 Community (mongodb-org, from MongoDB's apt repository), then run install.sh again"
 
             echo "== user and directories"
-            id -u {{ServiceUser}} >/dev/null 2>&1 || useradd --system --home-dir {{InstallRoot}} --shell /usr/sbin/nologin {{ServiceUser}}
-            install -d -m 0755 -o root -g root {{InstallRoot}}
-            install -d -m 0750 -o root -g {{ServiceUser}} "$config"
-            install -d -m 0700 -o root -g root "$secrets" {{TlsDirectory}}
-            install -d -m 0750 -o root -g adm {{BackupDirectory}} {{LogDirectory}}
+            id -u {{ServiceUser}} >/dev/null 2>&1 || system useradd --system --home-dir {{InstallRoot}} --shell /usr/sbin/nologin {{ServiceUser}}
+            put 0755 root:root -d "$root{{InstallRoot}}"
+            put 0750 root:{{ServiceUser}} -d "$config"
+            put 0700 root:root -d "$secrets" "$root{{TlsDirectory}}"
+            put 0750 root:adm -d "$root{{BackupDirectory}}" "$root{{LogDirectory}}"
+            mkdir -p "$root/etc/redis" "$root/etc/nginx/sites-available" "$root/etc/nginx/sites-enabled" \
+              "$root/etc/logrotate.d" "$root/etc/systemd/system" "$root/usr/local/sbin"
 
             echo "== secrets"
             for name in "${generated[@]}"; do
@@ -72,95 +86,101 @@ internal static class Scripts
             }
 
             # Files the generator owns: replaced on every run, with the secrets filled in.
-            install_filled() { # source target mode owner group
+            put_filled() { # mode owner:group source target
               local tmp
               tmp="$(mktemp)"
-              cp "$1" "$tmp"
+              cp "$3" "$tmp"
               fill "$tmp"
-              install -m "$3" -o "$4" -g "$5" "$tmp" "$2"
+              put "$1" "$2" "$tmp" "$4"
               rm -f "$tmp"
             }
 
             echo "== env files ($config)"
             for template in "$here"/env/*.env; do
               target="$config/$(basename "$template")"
-              [ -e "$target" ] || install -m 0640 -o root -g {{ServiceUser}} "$template" "$target"
+              [ -e "$target" ] || put 0640 root:{{ServiceUser}} "$template" "$target"
               fill "$target"
             done
             chmod 0600 "$config/{{BackupEnvironmentFile}}"
-            chown root:root "$config/{{BackupEnvironmentFile}}"
+            system chown root:root "$config/{{BackupEnvironmentFile}}"
 
             echo "== redis, mongod, nginx, logrotate, systemd"
-            [ -e /etc/redis/redis.conf.orig ] || cp /etc/redis/redis.conf /etc/redis/redis.conf.orig
-            install_filled "$here/redis.conf" /etc/redis/redis.conf 0640 redis redis
-            install_filled "$here/mongod.conf" /etc/mongod.conf 0644 root root
-            install_filled "$here/nginx/{{SystemName}}.conf" /etc/nginx/sites-available/{{SystemName}}.conf 0644 root root
-            ln -sfn ../sites-available/{{SystemName}}.conf /etc/nginx/sites-enabled/{{SystemName}}.conf
-            install -m 0644 "$here/logrotate/{{SystemName}}" /etc/logrotate.d/{{SystemName}}
-            install -m 0644 "$here"/systemd/* /etc/systemd/system/
-            install -m 0755 "$here/backup.sh" {{BackupCommand}}
+            # Keep the distribution's redis.conf once (not ours from an earlier run).
+            if [ -e "$root/etc/redis/redis.conf" ] && [ ! -e "$root/etc/redis/redis.conf.orig" ] \
+              && ! grep -q "^# Generated from the AppHost" "$root/etc/redis/redis.conf"; then
+              cp "$root/etc/redis/redis.conf" "$root/etc/redis/redis.conf.orig"
+            fi
+            put_filled 0640 redis:redis "$here/redis.conf" "$root/etc/redis/redis.conf"
+            put_filled 0644 root:root "$here/mongod.conf" "$root/etc/mongod.conf"
+            put_filled 0644 root:root "$here/nginx/{{SystemName}}.conf" "$root/etc/nginx/sites-available/{{SystemName}}.conf"
+            ln -sfn ../sites-available/{{SystemName}}.conf "$root/etc/nginx/sites-enabled/{{SystemName}}.conf"
+            put 0644 root:root "$here/logrotate/{{SystemName}}" "$root/etc/logrotate.d/{{SystemName}}"
+            put 0644 root:root "$here"/systemd/* "$root/etc/systemd/system/"
+            put 0755 root:root "$here/backup.sh" "$root{{BackupCommand}}"
 
             # Certificate placeholder: self-signed until you put real ones there (the paths nginx reads).
-            if [ ! -s {{TlsDirectory}}/fullchain.pem ]; then
+            if [ ! -s "$root{{TlsDirectory}}/fullchain.pem" ]; then
               echo "== self-signed TLS certificate for {{string.Join(", ", services.Where(s => s.IsExternal).Select(s => s.Name + ".$domain"))}} (replace it)"
               openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$domain" \
                 -addext "subjectAltName={{altNames}}" \
-                -keyout {{TlsDirectory}}/privkey.pem -out {{TlsDirectory}}/fullchain.pem 2>/dev/null
-              chmod 0600 {{TlsDirectory}}/privkey.pem
+                -keyout "$root{{TlsDirectory}}/privkey.pem" -out "$root{{TlsDirectory}}/fullchain.pem" 2>/dev/null
+              chmod 0600 "$root{{TlsDirectory}}/privkey.pem"
             fi
 
             if [ -n "$app_dir" ]; then
               echo "== application from $app_dir"
               for svc in "${services[@]}"; do
                 [ -f "$app_dir/$svc/${assembly[$svc]}" ] || { echo "install.sh: $app_dir/$svc/${assembly[$svc]} missing" >&2; exit 1; }
-                rm -rf "{{InstallRoot}}/$svc.new"
-                cp -a "$app_dir/$svc" "{{InstallRoot}}/$svc.new"
-                chown -R root:{{ServiceUser}} "{{InstallRoot}}/$svc.new"
-                chmod -R go-w,o-rwx "{{InstallRoot}}/$svc.new"
-                rm -rf "{{InstallRoot}}/$svc"
-                mv "{{InstallRoot}}/$svc.new" "{{InstallRoot}}/$svc"
+                rm -rf "$root{{InstallRoot}}/$svc.new"
+                cp -a "$app_dir/$svc" "$root{{InstallRoot}}/$svc.new"
+                system chown -R root:{{ServiceUser}} "$root{{InstallRoot}}/$svc.new"
+                chmod -R go-w,o-rwx "$root{{InstallRoot}}/$svc.new"
+                rm -rf "$root{{InstallRoot}}/$svc"
+                mv "$root{{InstallRoot}}/$svc.new" "$root{{InstallRoot}}/$svc"
               done
             fi
 
             echo "== services"
-            systemctl daemon-reload
-            systemctl enable --quiet redis-server nginx {{SystemName}}-backup.timer {{units}}
-            systemctl restart redis-server
-            if command -v mongod >/dev/null; then
-              systemctl enable --quiet mongod
-              systemctl restart mongod
-              if command -v mongosh >/dev/null; then
-                for _ in $(seq 1 30); do
-                  mongosh --quiet --nodb --eval 'connect("mongodb://127.0.0.1:{{MongoPort}}/admin").runCommand({ ping: 1 })' >/dev/null 2>&1 && break
-                  sleep 1
-                done
-                # First run: the localhost exception lets us create the first user (admin); then the app's user.
-                ADMIN_PW="$(cat "$secrets/MONGODB_ADMIN_PASSWORD")" APP_PW="$(cat "$secrets/MONGODB_APP_PASSWORD")" mongosh --quiet --nodb --eval '
-                  const adminUri = "mongodb://{{MongoAdminUser}}:" + process.env.ADMIN_PW + "@127.0.0.1:{{MongoPort}}/admin?authSource=admin";
-                  let admin;
-                  try { admin = connect(adminUri); admin.runCommand({ ping: 1 }); admin.getUsers(); }
-                  catch (e) {
-                    connect("mongodb://127.0.0.1:{{MongoPort}}/admin").createUser({ user: "{{MongoAdminUser}}", pwd: process.env.ADMIN_PW, roles: ["root"] });
-                    admin = connect(adminUri);
-                  }
-                  const app = admin.getSiblingDB("{{MongoDatabase}}");
-                  if (!app.getUser("{{MongoAppUser}}")) {
-                    app.createUser({ user: "{{MongoAppUser}}", pwd: process.env.APP_PW, roles: [{ role: "readWrite", db: "{{MongoDatabase}}" }] });
-                  }' || echo "warning: could not create the MongoDB users: see README.md"
-              else
-                echo "warning: mongosh missing: create the MongoDB users by hand (README.md)"
+            if [ -z "$root" ]; then
+              systemctl daemon-reload
+              systemctl enable --quiet redis-server nginx {{SystemName}}-backup.timer {{units}}
+              systemctl restart redis-server
+              if command -v mongod >/dev/null; then
+                systemctl enable --quiet mongod
+                systemctl restart mongod
+                if command -v mongosh >/dev/null; then
+                  for _ in $(seq 1 30); do
+                    mongosh --quiet --nodb --eval 'connect("mongodb://127.0.0.1:{{MongoPort}}/admin").runCommand({ ping: 1 })' >/dev/null 2>&1 && break
+                    sleep 1
+                  done
+                  # First run: the localhost exception lets us create the first user (admin); then the app's user.
+                  ADMIN_PW="$(cat "$secrets/MONGODB_ADMIN_PASSWORD")" APP_PW="$(cat "$secrets/MONGODB_APP_PASSWORD")" mongosh --quiet --nodb --eval '
+                    const adminUri = "mongodb://{{MongoAdminUser}}:" + process.env.ADMIN_PW + "@127.0.0.1:{{MongoPort}}/admin?authSource=admin";
+                    let admin;
+                    try { admin = connect(adminUri); admin.runCommand({ ping: 1 }); admin.getUsers(); }
+                    catch (e) {
+                      connect("mongodb://127.0.0.1:{{MongoPort}}/admin").createUser({ user: "{{MongoAdminUser}}", pwd: process.env.ADMIN_PW, roles: ["root"] });
+                      admin = connect(adminUri);
+                    }
+                    const app = admin.getSiblingDB("{{MongoDatabase}}");
+                    if (!app.getUser("{{MongoAppUser}}")) {
+                      app.createUser({ user: "{{MongoAppUser}}", pwd: process.env.APP_PW, roles: [{ role: "readWrite", db: "{{MongoDatabase}}" }] });
+                    }' || echo "warning: could not create the MongoDB users: see README.md"
+                else
+                  echo "warning: mongosh missing: create the MongoDB users by hand (README.md)"
+                fi
               fi
+              nginx -t
+              systemctl reload-or-restart nginx
+              systemctl start {{SystemName}}-backup.timer
+              for svc in "${services[@]}"; do
+                if [ -f "{{InstallRoot}}/$svc/${assembly[$svc]}" ]; then
+                  systemctl restart "{{SystemName}}-$svc.service"
+                else
+                  echo "note: {{SystemName}}-$svc not started: no {{InstallRoot}}/$svc/${assembly[$svc]} yet (pass APP_DIR)"
+                fi
+              done
             fi
-            nginx -t
-            systemctl reload-or-restart nginx
-            systemctl start {{SystemName}}-backup.timer
-            for svc in "${services[@]}"; do
-              if [ -f "{{InstallRoot}}/$svc/${assembly[$svc]}" ]; then
-                systemctl restart "{{SystemName}}-$svc.service"
-              else
-                echo "note: {{SystemName}}-$svc not started: no {{InstallRoot}}/$svc/${assembly[$svc]} yet (pass APP_DIR)"
-              fi
-            done
 
             unset_secrets="$(grep -ho '__[A-Z0-9_]*__' "$config"/*.env | sort -u | tr '\n' ' ' || true)"
             if [ -n "$unset_secrets" ]; then

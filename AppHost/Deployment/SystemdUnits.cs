@@ -25,6 +25,10 @@ internal static class SystemdUnits
         Environment=DOTNET_gcServer=0
         Environment=DOTNET_GCHeapHardLimit={{service.GcHeapHardLimitHex}}
         Environment=DOTNET_CLI_TELEMETRY_OPTOUT=1
+        # A writable directory of its own (/var/lib/{{SystemName}}/{{service.Name}}, $STATE_DIRECTORY) for local
+        # spools; as HOME it also keeps ASP.NET Core's data-protection keys across restarts.
+        StateDirectory={{SystemName}}/{{service.Name}}
+        Environment=HOME=/var/lib/{{SystemName}}/{{service.Name}}
         ExecStart={{DotnetPath}} {{service.InstallDirectory}}/{{service.AssemblyName}}.dll
         Restart=always
         RestartSec=5

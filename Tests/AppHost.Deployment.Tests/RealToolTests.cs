@@ -194,7 +194,7 @@ internal sealed class RedisUnderTest : IAsyncDisposable
 
     public System.Net.EndPoint EndPoint => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port);
 
-    public static async Task<RedisUnderTest> StartAsync()
+    public static async Task<RedisUnderTest> StartAsync(string? configFile = null)
     {
         var server = Tool.Require("redis-server");
         var port = Tool.FreeLoopbackPort();
@@ -207,7 +207,7 @@ internal sealed class RedisUnderTest : IAsyncDisposable
         };
         foreach (var arg in new[]
         {
-            Path.Combine(Repo.DeployDirectory, "redis.conf"),
+            configFile ?? Path.Combine(Repo.DeployDirectory, "redis.conf"),
             "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--dir", dir, "--logfile", "", "--pidfile", Path.Combine(dir, "redis.pid"), "--daemonize", "no",
         })
