@@ -40,10 +40,14 @@ internal static class DeploymentReadme
             ```bash
             # on your machine
             {{publish}}
-            # copy deploy/ubuntu and out/ to the VM, then on the VM (Ubuntu 22.04 or 24.04, ASP.NET Core 10 runtime,
-            # MongoDB 7 Community with mongosh and mongodb-database-tools installed from MongoDB's apt repository):
+            # copy deploy/ubuntu and out/ to the VM, then on the VM (Ubuntu 24.04, ASP.NET Core 10 runtime,
+            # MongoDB Community 8.0 with mongosh and mongodb-database-tools from MongoDB's apt repository):
             sudo PUBLIC_DOMAIN=example.org ./install.sh ./out
             ```
+
+            Ubuntu 24.04 because its `redis-server` is Redis 7.0; 22.04's is 6.0, which refuses this `redis.conf`
+            (install.sh checks). Each service also gets a writable `/var/lib/{{SystemName}}/<service>` (systemd
+            `StateDirectory`, also its `HOME`).
 
             `install.sh` is idempotent: run it again after each release or regeneration. It installs redis-server,
             nginx and logrotate if missing; creates the `{{ServiceUser}}` user; generates the internal secrets once

@@ -52,4 +52,16 @@ public sealed class ManifestPublishTests
             Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(Repo.DeployDirectory, file), TestContext.Current.CancellationToken), await File.ReadAllBytesAsync(Path.Combine(output, file), TestContext.Current.CancellationToken));
         }
     }
+
+    [Fact]
+    public async Task AzureYaml_DeploysTheAppHostProject_ThatPublishesTheManifest()
+    {
+        var yaml = await File.ReadAllTextAsync(Path.Combine(Repo.Root, "azure.yaml"), TestContext.Current.CancellationToken);
+        var root = (Dictionary<object, object>)new YamlDotNet.Serialization.Deserializer().Deserialize<object>(yaml);
+        var app = (Dictionary<object, object>)((Dictionary<object, object>)root["services"])["app"];
+
+        Assert.Equal("dotnet", app["language"]);
+        Assert.Equal("containerapp", app["host"]);
+        Assert.True(File.Exists(Path.Combine(Repo.Root, (string)app["project"])), $"azure.yaml's project {app["project"]} is missing");
+    }
 }

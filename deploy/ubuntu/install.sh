@@ -42,8 +42,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   system apt-get update -q
   DEBIAN_FRONTEND=noninteractive system apt-get install -y -q "${missing[@]}"
 fi
+# This redis.conf needs Redis 7 (multi-pair save, appenddirname); Ubuntu 24.04 ships 7.0, 22.04 ships 6.0.
+redis_version="$(redis-server --version 2>/dev/null || echo none)"
+redis_major="$(sed -n 's/.* v=\([0-9]*\)\..*/\1/p' <<<"$redis_version")"
+[ "${redis_major:-0}" -ge 7 ] || { echo "install.sh: Redis 7 or later needed, found: $redis_version" >&2; exit 1; }
 [ -x /usr/bin/dotnet ] || echo "warning: /usr/bin/dotnet missing: install the ASP.NET Core 10 runtime (apt: aspnetcore-runtime-10.0)"
-command -v mongod >/dev/null || echo "warning: mongod missing: install MongoDB 7 Community (mongodb-org, from MongoDB's apt repository), then run install.sh again"
+command -v mongod >/dev/null || echo "warning: mongod missing: install MongoDB Community 8.0 (mongodb-org, from MongoDB's apt repository), then run install.sh again"
 
 echo "== user and directories"
 id -u notifications >/dev/null 2>&1 || system useradd --system --home-dir /opt/notification-pipeline --shell /usr/sbin/nologin notifications
