@@ -9,8 +9,8 @@ internal static class ConfigFiles
 {
     public static string RedisConf() => $$"""
         {{UbuntuVmDeployment.Header()}}
-        # Redis 7 for the notification queue and the response cache. Every directive appears once:
-        # Redis refuses to start on an unknown directive (the old plan's appendonly-rewrite-* were such).
+        # Redis 7 for the notification queue and the response cache. Every directive appears once (`user`
+        # once per ACL user). Redis refuses to start on an unknown directive: the old plan's appendonly-rewrite-* were such.
         # Debian's redis-server.service starts it with --supervised systemd --daemonize no.
 
         # Network: loopback only. Protected mode refuses outside clients even if bind is widened by mistake.
