@@ -20,6 +20,8 @@ public sealed partial class GuardedSender : IMessageSender
     private readonly SendingTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline<Attempt> _breaker;
+    private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly TimeSpan _breakDuration;
 
     public GuardedSender(
         IMessageSender inner,
@@ -36,6 +38,7 @@ public sealed partial class GuardedSender : IMessageSender
         _time = time;
 
         var settings = options.CircuitBreaker;
+        _breakDuration = settings.BreakDuration;
         _breaker = new ResiliencePipelineBuilder<Attempt> { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions<Attempt>
             {
@@ -43,6 +46,7 @@ public sealed partial class GuardedSender : IMessageSender
                 MinimumThroughput = settings.MinimumThroughput,
                 SamplingDuration = settings.SamplingDuration,
                 BreakDuration = settings.BreakDuration,
+                StateProvider = _circuit,
                 // Only answers that suggest the provider is unwell count: a permanent failure is about
                 // one message, and a send the rate limiter held back never reached the provider.
                 ShouldHandle = args => ValueTask.FromResult(
@@ -79,6 +83,14 @@ public sealed partial class GuardedSender : IMessageSender
             var attempt = await _breaker.ExecuteAsync(static (state, token) => state.self.AttemptAsync(state.message, token), (self: this, message), ct);
             result = attempt.Result;
             failureKind = attempt.ReachedProvider ? null : "throttled";
+            if (result is SendResult.TransientFailure failure && _circuit.CircuitState is CircuitState.Open or CircuitState.Isolated)
+            {
+                // This failure opened (or, as the half-open probe, re-opened) the circuit: the provider
+                // is down, not this message. Defer it like the sends the open circuit holds back, so a
+                // long outage does not use up the retries of the tasks that happen to probe it.
+                result = new SendResult.Deferred(Name, failure.Error, failure.RetryAfter ?? _breakDuration);
+                failureKind = "circuit_open";
+            }
         }
         catch (BrokenCircuitException e)
         {

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Notifications.Queue;
+using Notifications.Stores;
+using Notifications.Tests.Infrastructure;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+
+namespace NotificationWorker.Tests.Delivery;
+
+/// <summary>The worker end to end: queue in, provider called, delivery log written, queue emptied.</summary>
+public sealed class WorkerDeliveryTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(60);
+    private const string Accepted = """[{"id":"7001","type":"SENT","status":{"type":"ACCEPTED"}}]""";
+
+    private readonly WireMockServer _bulkSms = WireMockServer.Start();
+    private RedisServerProcess _redis = null!;
+
+    public async ValueTask InitializeAsync() => _redis = await RedisServerProcess.StartAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        _bulkSms.Stop();
+        _bulkSms.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ProviderOutage_EveryTaskIsDeliveredAfterRecovery_NoneTwice_NoneDeadLettered()
+    {
+        AnswerSms(503, """{"title":"Service Unavailable"}""");
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms);
+        var queued = await worker.Queue.EnqueueManyAsync([.. Enumerable.Range(0, 20).Select(Sms)], TestContext.Current.CancellationToken);
+
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken); // the outage
+        var callsDuringOutage = _bulkSms.LogEntries.Count();
+        AnswerSms(201, Accepted);
+        await worker.WaitUntilAsync(s => s.Counters.Processed == 20, s_wait, "all 20 are delivered after recovery");
+
+        var sent = SuccessfulSendsByRecipient();
+        Assert.Equal(20, sent.Count);
+        Assert.All(sent, recipient => Assert.Equal(1, recipient.Value));
+        var stats = await worker.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, stats.Dead);
+        Assert.True(stats.Counters.Postponed > 0, "the open circuit postponed sends instead of using up attempts");
+        Assert.True(callsDuringOutage < 20 * 4, $"the circuit kept the outage from burning every attempt ({callsDuringOutage} calls)");
+        foreach (var task in queued)
+        {
+            var record = await worker.DeliveryLog.GetAsync(task.TaskId, TestContext.Current.CancellationToken);
+            Assert.Equal(DeliveryStatus.Sent, record.Status);
+            Assert.Equal("7001", record.ProviderMessageId);
+            Assert.Equal("bulksms", record.Provider);
+        }
+    }
+
+    [Fact]
+    public async Task InvalidNumber_IsDeadLetteredAtOnce_WithTheProvidersReason()
+    {
+        AnswerSms(400, """{"type":"https://developer.bulksms.com/json/v1/errors#validation","title":"Validation error","status":400,"detail":"to: +1555 is not a valid number"}""", "application/problem+json");
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms);
+        var queued = await worker.Queue.EnqueueAsync(Sms(1), TestContext.Current.CancellationToken);
+
+        await worker.WaitUntilAsync(s => s.Dead == 1, s_wait, "the task is dead-lettered");
+
+        Assert.Single(_bulkSms.LogEntries);
+        var letter = await worker.DeadLetters.GetAsync(queued.TaskId, TestContext.Current.CancellationToken);
+        Assert.Contains("not a valid number", letter?.Error);
+        var record = await worker.DeliveryLog.GetAsync(queued.TaskId, TestContext.Current.CancellationToken);
+        Assert.Equal(DeliveryStatus.Dead, record.Status);
+        Assert.Equal(1, record.Attempts);
+        Assert.Contains("not a valid number", record.LastError);
+    }
+
+    [Fact]
+    public async Task LegacyTasksPushedWithRedisCli_AreDelivered_AndMalformedOnesDeadLettered()
+    {
+        AnswerSms(201, Accepted);
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms);
+        var legacy = """{"id":"task_1640995200000","type":"sms","data":{"phone":"+15550001234","message":"Welcome message"},"timestamp":1640995200,"retry_count":0,"max_retries":3}""";
+
+        await RedisCliAsync("LPUSH", worker.LegacyListKey, legacy);
+        await RedisCliAsync("LPUSH", worker.LegacyListKey, "{\"id\": \"task_1\", \"type\": \"sms\", \"data\": ");
+        await RedisCliAsync("LPUSH", worker.LegacyListKey, """{"id":"task_2","type":"fax","data":{}}""");
+
+        await worker.WaitUntilAsync(s => s.Counters.Processed == 1 && s.Dead == 2, s_wait, "one delivered, two dead-lettered");
+        var request = Assert.Single(_bulkSms.LogEntries).RequestMessage!;
+        using (var body = JsonDocument.Parse(request.Body!))
+        {
+            Assert.Equal("+15550001234", body.RootElement.GetProperty("to").GetString());
+            Assert.Equal("Welcome message", body.RootElement.GetProperty("body").GetString());
+        }
+        var letters = await worker.DeadLetters.ListAsync(new DeadLetterQuery { Search = "Legacy task rejected" }, TestContext.Current.CancellationToken);
+        Assert.Equal(2, letters.Total);
+        Assert.All(letters.Items, letter => Assert.Null(letter.Task));
+        Assert.Contains(letters.Items, letter => letter.RawPayload.Contains("fax", StringComparison.Ordinal));
+        Assert.Equal("0", (await RedisCliAsync("LLEN", worker.LegacyListKey)).Trim());
+    }
+
+    private Dictionary<string, int> SuccessfulSendsByRecipient() => _bulkSms.LogEntries
+        .Where(e => e.ResponseMessage?.StatusCode is 201 or "201")
+        .GroupBy(e => JsonDocument.Parse(e.RequestMessage!.Body!).RootElement.GetProperty("to").GetString()!)
+        .ToDictionary(g => g.Key, g => g.Count());
+
+    private static NotificationRequest Sms(int i) => NotificationRequest.Sms($"+1555000{i:D4}", $"Your result is ready ({i})");
+
+    private void AnswerSms(int status, string body, string contentType = "application/json")
+    {
+        _bulkSms.Reset();
+        _bulkSms.Given(Request.Create().WithPath("/v1/messages").UsingPost())
+            .RespondWith(Response.Create().WithStatusCode(status).WithHeader("Content-Type", contentType).WithBody(body));
+    }
+
+    private async Task<string> RedisCliAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-p", _redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(info)!;
+        var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, process.ExitCode);
+        return output;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+
+namespace NotificationWorker.Tests.Delivery;
+
+/// <summary>
+/// The worker as its own operating-system process, built output as deployed, so a test can run two
+/// at once or kill one with SIGKILL.
+/// </summary>
+public sealed class WorkerProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private WorkerProcess(Process process) => _process = process;
+
+    public static WorkerProcess Start(IDictionary<string, string> settings)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(WorkerAssembly());
+        info.Environment["DOTNET_ENVIRONMENT"] = "Development";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        foreach (var (key, value) in settings)
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException("The worker did not start.");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new WorkerProcess(process);
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL: no shutdown, no release of leases, no flush.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+        }
+        _process.Dispose();
+    }
+
+    /// <summary>The worker's own build output (Debug or Release, as this test was built).</summary>
+    private static string WorkerAssembly()
+    {
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory);
+        var configuration = testOutput.Parent!.Name; // bin/<configuration>/net10.0/
+        var root = testOutput;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "aspire.sln")))
+        {
+            root = root.Parent;
+        }
+        var path = Path.Combine(root?.FullName ?? throw new InvalidOperationException("aspire.sln not found above the test output."),
+            "NotificationWorker", "bin", configuration, testOutput.Name, "NotificationWorker.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build the worker first.", path);
+    }
+}
