@@ -18,6 +18,7 @@ public static class DeliveryExtensions
         builder.Services.AddSingleton<QueueConsumerService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QueueConsumerService>());
         builder.Services.AddHostedService<LegacyQueueIntake>();
+        builder.Services.AddHostedService<QueueStatsSampler>();
         builder.Services.AddHealthChecks().AddCheck<QueueConsumerHealthCheck>("queue-consumer");
         return builder;
     }

@@ -97,6 +97,9 @@ internal static class QueueBenchmark
         await run!;
         Console.WriteLine($"process, no-op handler, concurrency {Concurrency}: {processPerSecond:F0}/s");
 
+        var (idleCommandsPerSecond, idleCpuPercent) = await IdleCostAsync(redis, metrics);
+        Console.WriteLine($"idle: one consumer with nothing to do costs Redis {idleCommandsPerSecond:F1} commands/s, {idleCpuPercent:F2}% CPU");
+
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["tasks"] = Tasks,
@@ -105,8 +108,35 @@ internal static class QueueBenchmark
             ["enqueue_batch_per_s"] = Math.Round(batchPerSecond),
             ["process_per_s"] = Math.Round(processPerSecond),
             ["redis_bytes_per_task"] = bytesPerTask is null ? null : Math.Round(bytesPerTask.Value),
+            ["idle_redis_commands_per_s"] = Math.Round(idleCommandsPerSecond, 1),
         }));
         return 0;
+    }
+
+    /// <summary>What an idle consumer costs Redis: its poll and maintenance, over ten seconds.</summary>
+    private static async Task<(double CommandsPerSecond, double CpuPercent)> IdleCostAsync(IConnectionMultiplexer redis, QueueMetrics metrics)
+    {
+        var idle = NewQueue(redis, metrics, "bench-idle");
+        using var stop = new CancellationTokenSource();
+        var run = new QueueConsumer(redis, idle.Options, new CountingHandler(int.MaxValue), TimeProvider.System, metrics, NullLogger<QueueConsumer>.Instance).RunAsync(stop.Token);
+        await Task.Delay(1_000); // past start-up
+        var server = redis.GetServers()[0];
+        var commandsBefore = await TotalCommandsAsync(server);
+        var cpuBefore = await RedisCpuSecondsAsync();
+        var window = TimeSpan.FromSeconds(10);
+        await Task.Delay(window);
+        // The two INFO calls of this measurement are not the consumer's.
+        var commands = await TotalCommandsAsync(server) - commandsBefore - 2;
+        var cpu = await RedisCpuSecondsAsync() - cpuBefore;
+        await stop.CancelAsync();
+        await run;
+        return (commands / window.TotalSeconds, (cpu ?? 0) / window.TotalSeconds * 100);
+    }
+
+    private static async Task<long> TotalCommandsAsync(IServer server)
+    {
+        var info = await server.InfoAsync("stats");
+        return long.Parse(info.SelectMany(g => g).First(p => p.Key == "total_commands_processed").Value, CultureInfo.InvariantCulture);
     }
 
     /// <summary>
