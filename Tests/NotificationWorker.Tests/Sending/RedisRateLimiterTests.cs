@@ -16,46 +16,6 @@ public sealed class RedisRateLimiterOnGarnetTests(GarnetServerFixture garnet) : 
 public abstract class RedisRateLimiterTests(IRedisEndpoint redis)
 {
     [Fact]
-    public async Task TwoProcesses_SharingTwentyPerSecond_AreAdmittedWithinTenPercentOfIt()
-    {
-        const double limit = 20;
-        var window = TimeSpan.FromSeconds(3);
-        var provider = $"shared-{Guid.NewGuid():N}";
-        var options = Options.Create(new SendingOptions { RateLimits = { [provider] = new() { PerSecond = limit } } });
-        // Two multiplexers, two limiter instances: the two worker processes of the issue.
-        await using var first = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var second = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var limiters = new[] { new RedisRateLimiter(first, options, TimeProvider.System), new RedisRateLimiter(second, options, TimeProvider.System) };
-
-        var sent = 0;
-        var end = DateTimeOffset.UtcNow + window;
-        async Task Worker(IProviderRateLimiter limiter)
-        {
-            while (DateTimeOffset.UtcNow < end)
-            {
-                var lease = await limiter.AcquireAsync(provider, TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
-                if (!lease.Acquired)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(20), TestContext.Current.CancellationToken);
-                    continue;
-                }
-
-                await Task.Delay(lease.Wait, TestContext.Current.CancellationToken);
-                if (DateTimeOffset.UtcNow < end)
-                {
-                    Interlocked.Increment(ref sent);
-                }
-            }
-        }
-
-        // Four concurrent senders per process, as a worker with concurrency 4 would have.
-        await Task.WhenAll(limiters.SelectMany(limiter => Enumerable.Range(0, 4).Select(_ => Worker(limiter))));
-
-        var expected = limit * window.TotalSeconds;
-        Assert.InRange(sent, expected * 0.9, expected * 1.1);
-    }
-
-    [Fact]
     public async Task Acquire_SpacesSlotsOneIntervalApart_AndRefusesSlotsBeyondTheMaxWait()
     {
         var provider = $"spacing-{Guid.NewGuid():N}";
