@@ -94,7 +94,11 @@ public sealed partial class QueueConsumer
         var ready = Channel.CreateUnbounded<InHandTask>(new UnboundedChannelOptions { SingleWriter = true });
         var outcomes = Channel.CreateUnbounded<Outcome>(new UnboundedChannelOptions { SingleReader = true });
 
-        await _subscriber.SubscribeAsync(_keys.WakeChannel, (_, _) => _wake.Set()).ConfigureAwait(false);
+        if (!await SubscribeToWakeUpsAsync(stopping).ConfigureAwait(false))
+        {
+            State = ConsumerState.Stopped;
+            return;
+        }
         State = ConsumerState.Running;
         LogStarted(_options.Name, Token, _options.Concurrency);
 
@@ -122,7 +126,14 @@ public sealed partial class QueueConsumer
         await stopHeartbeat.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
         await maintenance.ConfigureAwait(false);
-        await _subscriber.UnsubscribeAsync(_keys.WakeChannel).ConfigureAwait(false);
+        try
+        {
+            await _subscriber.UnsubscribeAsync(_keys.WakeChannel).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisUnavailable(ex, "unsubscribe"); // the subscription ends with the connection anyway
+        }
 
         State = Fault is null ? ConsumerState.Stopped : ConsumerState.Faulted;
         LogStopped(_options.Name, _inHand.Count);
@@ -130,6 +141,28 @@ public sealed partial class QueueConsumer
         {
             throw new InvalidOperationException("The queue consumer faulted.", Fault);
         }
+    }
+
+    /// <summary>
+    /// Waits for Redis at start instead of failing: a worker started before Redis (or during its
+    /// restart) begins consuming when it answers. False when stopped first.
+    /// </summary>
+    private async Task<bool> SubscribeToWakeUpsAsync(CancellationToken stopping)
+    {
+        for (var failures = 1; !stopping.IsCancellationRequested; failures++)
+        {
+            try
+            {
+                await _subscriber.SubscribeAsync(_keys.WakeChannel, (_, _) => _wake.Set()).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                LogRedisUnavailable(ex, "subscribe");
+                await DelayQuietly(Backoff(failures), stopping).ConfigureAwait(false);
+            }
+        }
+        return false;
     }
 
     private async Task FetchLoopAsync(ChannelWriter<InHandTask> ready, ChannelWriter<Outcome> outcomes, CancellationToken stopping)
