@@ -137,7 +137,7 @@ public static class StudentsApi
             string? Cell(string column) => columns[column] < row.Cells.Length ? row.Cells[columns[column]]?.Trim() : null;
             var problems = new List<RowProblem>();
             void Reject(string field, string reason, string? value) =>
-                problems.Add(new RowProblem(row.Row, field, value is null ? reason : $"'{SpreadsheetText.Neutralize(value)}' {reason}"));
+                problems.Add(new RowProblem(row.Row, field, value is null ? reason : $"{reason} Value: {SpreadsheetText.Neutralize(value)}"));
 
             var name = Cell(StudentColumns.Name);
             if (string.IsNullOrEmpty(name))
