@@ -29,7 +29,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 // Redis health is judged by QueueHealthCheck: Redis away makes the Api Degraded (it spools), not Unhealthy.
 // Fail fast while disconnected, so a write goes to the spool at once instead of waiting in a backlog.
-builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true, options => options.BacklogPolicy = BacklogPolicy.FailFast);
+builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true, options =>
+{
+    options.BacklogPolicy = BacklogPolicy.FailFast;
+    // INFO memory (the Redis memory gauge) is an admin command to StackExchange.Redis.
+    options.AllowAdmin = true;
+});
 builder.AddDocumentStore();
 builder.AddNotificationQueue();
 builder.AddProcessMemoryReporter("api");

@@ -69,29 +69,26 @@ public static class DeadLettersApi
         return null;
     }
 
-    internal static async Task<Results<Ok<DeadLetterView>, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> GetAsync(
+    internal static async Task<Results<Ok<DeadLetterView>, ProblemHttpResult>> GetAsync(
         string id, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         await deadLetters.GetAsync(id, cancellationToken) is { } letter
             ? TypedResults.Ok(DeadLetterView.From(letter))
             : NotFoundProblem(id);
 
-    internal static async Task<Results<Accepted, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> RetryAsync(
+    internal static async Task<Results<Accepted, ProblemHttpResult>> RetryAsync(
         string id, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         await deadLetters.RetryAsync(id, cancellationToken) ? TypedResults.Accepted($"/api/notifications/{id}") : NotFoundProblem(id);
 
     internal static async Task<Accepted<DeadLettersAffected>> RetryAllAsync(Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         TypedResults.Accepted("/api/monitoring/queue", new DeadLettersAffected(await deadLetters.RetryAllAsync(cancellationToken)));
 
-    internal static async Task<Results<NoContent, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> DeleteAsync(
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         string id, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         await deadLetters.DeleteAsync(id, cancellationToken) ? TypedResults.NoContent() : NotFoundProblem(id);
 
     internal static async Task<Ok<DeadLettersAffected>> DeleteAllAsync(Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         TypedResults.Ok(new DeadLettersAffected(await deadLetters.DeleteAllAsync(cancellationToken)));
 
-    private static NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails> NotFoundProblem(string id) =>
-        TypedResults.NotFound(new Microsoft.AspNetCore.Mvc.ProblemDetails
-        {
-            Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = $"No dead letter has id '{id}'.",
-        });
+    private static ProblemHttpResult NotFoundProblem(string id) =>
+        TypedResults.Problem($"No dead letter has id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }

@@ -46,7 +46,7 @@ public sealed class SystemMetrics(
                 appMemory = reports.Sum(r => r.WorkingSetBytes);
                 pending = (await queue.GetStatsAsync(cancellationToken).ConfigureAwait(false)).Pending;
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException)
             {
                 redisAvailable = false;
             }

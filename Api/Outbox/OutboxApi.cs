@@ -30,12 +30,9 @@ public static class OutboxApi
         return TypedResults.Ok(await outbox.ListAsync(offset ?? 0, limit ?? DefaultLimit, cancellationToken));
     }
 
-    internal static async Task<Results<Ok<OutboxMessage>, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> GetAsync(
+    internal static async Task<Results<Ok<OutboxMessage>, ProblemHttpResult>> GetAsync(
         string id, OutboxReader outbox, CancellationToken cancellationToken) =>
         await outbox.FindAsync(id, cancellationToken) is { } message
             ? TypedResults.Ok(message)
-            : TypedResults.NotFound(new Microsoft.AspNetCore.Mvc.ProblemDetails
-            {
-                Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = $"No outbox message has id '{id}'.",
-            });
+            : TypedResults.Problem($"No outbox message has id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }

@@ -14,6 +14,7 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
 {
     private const int BatchSize = 500;
     private readonly Channel<DeliveryEvent> _events = Channel.CreateUnbounded<DeliveryEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private long _unwritten;
 
     public void Queued(IReadOnlyList<NotificationRequest> requests, IReadOnlyList<EnqueueResult> results)
     {
@@ -26,6 +27,7 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             }
             var request = requests[i];
             var recipient = (request.Type == Notifications.Tasks.NotificationType.Sms ? request.Data.Phone : request.Data.Email) ?? "";
+            Interlocked.Increment(ref _unwritten);
             _events.Writer.TryWrite(new DeliveryEvent(results[i].TaskId, DeliveryStatus.Queued, now, request.Type, recipient)
             {
                 BatchId = request.Correlation?.BatchId,
@@ -53,6 +55,7 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             {
                 LogAppendFailed(logger, batch.Count, ex);
             }
+            Interlocked.Add(ref _unwritten, -batch.Count);
             batch.Clear();
         }
     }
@@ -66,11 +69,10 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
     /// <summary>Waits until every event written so far is in the log (tests and the benchmark).</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        while (_events.Reader.Count > 0)
+        while (Interlocked.Read(ref _unwritten) > 0)
         {
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
         }
-        await Task.Delay(50, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not log {Count} queued events; the tasks are queued regardless")]
