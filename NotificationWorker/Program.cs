@@ -2,6 +2,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddRedisClient("redis");
+builder.AddProcessMemoryReporter("notification-worker");
 builder.AddDocumentStore();
 builder.AddMessageSenders();
 builder.AddNotificationDelivery();

@@ -3,6 +3,8 @@
 # the last line being one JSON object. Build output goes to stderr.
 #   queue   needs redis-server on PATH (it starts its own, AOF everysec), or REDIS=host:port
 #   store   embedded SQLite in a temporary file
+#   api     the Api in-process on Kestrel, embedded SQLite, its own redis-server: form submissions
+#           under 100 clients against a one-LPUSH floor endpoint, and a 10,000-row CSV upload
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,6 @@ build() { dotnet build "$project" -c Release -nologo -v q -clp:ErrorsOnly >&2; }
 run() { dotnet "$project/bin/Release/net10.0/Notifications.Benchmarks.dll" "$@"; }
 
 case "${1:-}" in
-  queue|store) build; run "$1" ;;
-  *) echo "usage: bench/run.sh <queue|store>" >&2; exit 2 ;;
+  queue|store|api) build; run "$1" ;;
+  *) echo "usage: bench/run.sh <queue|store|api>" >&2; exit 2 ;;
 esac

@@ -107,6 +107,10 @@ public sealed record VmService(
                 ? cs
                 : throw new InvalidOperationException($"'{resource}' references connection string '{target}', which the VM deployment does not know: add it to {nameof(UbuntuVmLayout)}.{nameof(UbuntuVmLayout.ConnectionStrings)}.");
         }
+        if (path == "value" && UbuntuVmLayout.GeneratedSecrets.Contains(key))
+        {
+            return null; // a parameter install.sh generates into the shared env file (JWT_SECRET_KEY)
+        }
         if (path.StartsWith("bindings.https.", StringComparison.Ordinal))
         {
             return null; // services talk plain HTTP on loopback; nginx terminates TLS

@@ -5,11 +5,12 @@ return args.FirstOrDefault() switch
 {
     "queue" => await QueueBenchmark.RunAsync(),
     "store" => await StoreBenchmark.RunAsync(),
+    "api" => await ApiBenchmark.RunAsync(),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: bench/run.sh <queue|store>");
+    Console.Error.WriteLine("usage: bench/run.sh <queue|store|api>");
     return 2;
 }

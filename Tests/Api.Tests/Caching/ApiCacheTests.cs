@@ -1,0 +1,83 @@
+using Api.Caching;
+using Api.Forms;
+using Api.Students;
+using Api.Tests.Infrastructure;
+using Notifications.Stores;
+
+namespace Api.Tests.Caching;
+
+public sealed class ApiCacheTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ReadHeavyRun_HasHitRateAbove95Percent()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var form = await host.SeedFormAsync();
+        await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(20)), Ct);
+        var staff = host.Staff();
+
+        var reads = Enumerable.Range(0, 300).Select(i => (i % 3) switch
+        {
+            0 => staff.GetAsync("/api/students", Ct),
+            1 => staff.GetAsync("/api/forms/active", Ct),
+            _ => staff.GetAsync($"/api/forms/{form.Id}/analytics", Ct),
+        });
+        foreach (var chunk in reads.Chunk(20))
+        {
+            Assert.All(await Task.WhenAll(chunk), r => r.EnsureSuccessStatusCode());
+        }
+
+        var stats = await ApiTestHost.ReadAsync<CacheStats>(await staff.GetAsync("/api/monitoring/cache", Ct));
+        Assert.Equal(300, stats.Hits + stats.Misses);
+        Assert.True(stats.HitRate > 0.95, $"hit rate {stats.HitRate} ({stats.Hits} hits, {stats.Misses} misses)");
+    }
+
+    [Fact]
+    public async Task CachedReads_AreStoredUnderTheOldPlansKeys_WithTtl()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var form = await host.SeedFormAsync();
+        var staff = host.Staff();
+        await staff.GetAsync("/api/students", Ct);
+        await staff.GetAsync("/api/forms/active", Ct);
+        await staff.GetAsync($"/api/forms/{form.Id}/analytics", Ct);
+        await staff.GetAsync("/api/students?page=2", Ct);
+
+        var db = host.Multiplexer.GetDatabase();
+        var server = host.Multiplexer.GetServers().Single();
+        var cacheKeys = server.Keys(pattern: "cache:*").Select(k => (string)k!).Order().ToList();
+        Assert.Equal(["cache:api:analytics:form_" + form.Id, "cache:api:forms:active", "cache:api:students:list"], cacheKeys);
+        foreach (var key in cacheKeys)
+        {
+            Assert.NotNull(await db.KeyTimeToLiveAsync(key));
+        }
+        // Only cache keys expire: the queue's keys never do.
+        foreach (var key in server.Keys(pattern: "{" + host.QueueName + "}*"))
+        {
+            Assert.Null(await db.KeyTimeToLiveAsync(key));
+        }
+    }
+
+    [Fact]
+    public async Task Write_IsVisibleInTheNextRead()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var staff = host.Staff();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+
+        Assert.Equal(1, (await ApiTestHost.ReadAsync<PagedList<StudentView>>(await staff.GetAsync("/api/students", Ct))).Total);
+        await staff.PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(2)), Ct);
+        Assert.Equal(3, (await ApiTestHost.ReadAsync<PagedList<StudentView>>(await staff.GetAsync("/api/students", Ct))).Total);
+
+        Assert.Single(await ApiTestHost.ReadAsync<List<Form>>(await staff.GetAsync("/api/forms/active", Ct)));
+        await staff.PostAsync("/api/forms", ApiTestHost.JsonBody(new { title = "Second", isActive = true }), Ct);
+        Assert.Equal(2, (await ApiTestHost.ReadAsync<List<Form>>(await staff.GetAsync("/api/forms/active", Ct))).Count);
+
+        Assert.Equal(0, (await ApiTestHost.ReadAsync<FormAnalytics>(await staff.GetAsync($"/api/forms/{form.Id}/analytics", Ct))).Total);
+        await host.Student(student.Id).PostAsync($"/api/forms/{form.Id}/submissions", ApiTestHost.JsonBody(new { answers = new { comment = "x" } }), Ct);
+        Assert.Equal(1, (await ApiTestHost.ReadAsync<FormAnalytics>(await staff.GetAsync($"/api/forms/{form.Id}/analytics", Ct))).Total);
+    }
+}

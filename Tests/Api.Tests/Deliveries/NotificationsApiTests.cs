@@ -1,0 +1,41 @@
+using System.Net;
+using Api.Forms;
+using Api.Sending;
+using Api.Students;
+using Api.Tests.Infrastructure;
+using Notifications.Stores;
+
+namespace Api.Tests.Deliveries;
+
+public sealed class NotificationsApiTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Get_ReturnsTimeline_AndListFiltersByRecipientAndStatus()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+        var accepted = await ApiTestHost.ReadAsync<SubmissionAccepted>(await host.Student(student.Id)
+            .PostAsync($"/api/forms/{form.Id}/submissions", ApiTestHost.JsonBody(new { answers = new { comment = "x" } }), Ct));
+        await host.Service<DeliveryLogWriter>().FlushAsync(Ct);
+
+        var record = await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Staff().GetAsync(accepted.StatusUrl, Ct));
+        Assert.Equal(DeliveryStatus.Queued, Assert.Single(record.Timeline).Status);
+
+        var byRecipient = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(
+            await host.Staff().GetAsync($"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}&status=queued", Ct));
+        Assert.Equal(accepted.NotificationIds[0], Assert.Single(byRecipient.Items).TaskId);
+        var sent = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Staff().GetAsync("/api/notifications?status=sent", Ct));
+        Assert.Equal(0, sent.Total);
+    }
+
+    [Fact]
+    public async Task Get_ReturnsNotFound_ForUnknownTask_AndListRejectsUnknownStatus()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/notifications/unknown", Ct), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/notifications?status=lost", Ct), HttpStatusCode.BadRequest);
+    }
+}
