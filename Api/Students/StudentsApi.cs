@@ -114,7 +114,7 @@ public static class StudentsApi
         {
             notifications.AddRange(Welcome(templates, student));
         }
-        var dispatched = await dispatcher.DispatchAsync(notifications, cancellationToken);
+        await dispatcher.DispatchAsync(notifications, cancellationToken);
 
         var batches = upserts.Select(s => s.BatchId).Distinct().ToList();
         var statusUrl = batches is [{ } onlyBatch] ? $"/api/notifications?batchId={Uri.EscapeDataString(onlyBatch)}" : "/api/students";

@@ -12,6 +12,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,10 +55,11 @@ internal static class ApiBenchmark
             web.UseSetting("Logging:LogLevel:Default", "Warning");
             web.ConfigureServices(services => services.AddSingleton<IStartupFilter, FloorEndpoint>());
         });
-        factory.UseKestrel(port);
+        factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
         factory.StartServer();
         var services = factory.Services;
-        var baseAddress = new Uri($"http://127.0.0.1:{port}");
+        var baseAddress = new Uri(services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        Console.WriteLine($"Api on {baseAddress}, redis {redis.Description}");
 
         var student = await SeedStudentAsync(services);
         var form = await services.GetRequiredService<IFormStore>().CreateAsync(new NewForm("Benchmark feedback", true, [new FormField("comment", "Comment")]));
