@@ -10,7 +10,7 @@ internal sealed class SqliteBatchStore(SqliteDocumentDatabase database, TimeProv
         using var activity = StoreTelemetry.StartSqlite("batches.create");
         var id = RecordIds.New();
         var createdAt = FieldValidation.ToStoredPrecision(time.GetUtcNow());
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         using var transaction = connection.BeginTransaction();
         await ThrowIfAnyStudentUnknownAsync(connection, transaction, studentIds, cancellationToken).ConfigureAwait(false);
         using var insert = connection.Command("INSERT INTO batches (id, name, created_at) VALUES ($id, $name, $created_at);", transaction)
@@ -33,7 +33,7 @@ internal sealed class SqliteBatchStore(SqliteDocumentDatabase database, TimeProv
         var checkedBatchId = StoreInput.Id(batchId, "batchId");
         var checkedStudentIds = FieldValidation.Ids(studentIds, "studentIds");
         using var activity = StoreTelemetry.StartSqlite("batches.add_students");
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         using var transaction = connection.BeginTransaction();
         if (!await connection.ExistsAsync("batches", checkedBatchId, transaction, cancellationToken).ConfigureAwait(false))
         {

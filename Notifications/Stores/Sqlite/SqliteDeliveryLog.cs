@@ -45,7 +45,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     {
         var input = StoreInput.Event(deliveryEvent);
         using var activity = StoreTelemetry.StartSqlite("delivery_log.append");
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         using var transaction = connection.BeginTransaction();
         using var append = connection.Command(AppendSql, transaction)
             .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
@@ -64,7 +64,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             return;
         }
         using var activity = StoreTelemetry.StartSqlite("delivery_log.append_many");
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         // One transaction for the lot: one commit instead of one per event.
         using var transaction = connection.BeginTransaction();
         foreach (var input in inputs)
@@ -146,7 +146,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     {
         using var activity = StoreTelemetry.StartSqlite("delivery_log.prune");
         var cutoff = (time.GetUtcNow() - options.Value.DeliveryLogRetention).ToStored();
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         var deleted = 0;
         while (true)
         {

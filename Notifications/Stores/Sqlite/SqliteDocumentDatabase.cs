@@ -15,6 +15,8 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
     private readonly string _connectionString;
     private readonly string _perConnectionPragmas;
 
+    private readonly SemaphoreSlim _writeTurn = new(1, 1);
+
     public SqliteDocumentDatabase(IOptions<DocumentStoreOptions> options)
     {
         var settings = options.Value;
@@ -50,6 +52,30 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
         catch
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a connection for a write, after this process's previous write has finished. SQLite
+    /// takes one writer at a time; when writers of one process meet in its lock, the busy handler
+    /// sleeps in steps of up to 100 ms and every request behind it stalls (seen as a p99 of 100 ms
+    /// under 100 concurrent submissions). Taking turns here keeps them out of the lock; the other
+    /// process (the Api and the worker share the file) still waits through busy_timeout. The turn
+    /// passes on when the connection is disposed.
+    /// </summary>
+    public async Task<SqliteConnection> OpenForWritingAsync(CancellationToken cancellationToken)
+    {
+        await _writeTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            connection.Disposed += (_, _) => _writeTurn.Release();
+            return connection;
+        }
+        catch
+        {
+            _writeTurn.Release();
             throw;
         }
     }

@@ -13,7 +13,7 @@ internal sealed class SqliteFormStore(SqliteDocumentDatabase database, TimeProvi
         var input = StoreInput.Form(form);
         using var activity = StoreTelemetry.StartSqlite("forms.create");
         var created = new Form(input.Id!, input.Title, input.IsActive, input.Fields, FieldValidation.ToStoredPrecision(time.GetUtcNow()));
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         using var insert = connection.Command("INSERT INTO forms (id, title, is_active, fields, created_at) VALUES ($id, $title, $is_active, $fields, $created_at);")
             .With("$id", created.Id).With("$title", created.Title).With("$is_active", created.IsActive)
             .With("$fields", JsonSerializer.Serialize(created.Fields, s_json)).With("$created_at", created.CreatedAt.ToStored());

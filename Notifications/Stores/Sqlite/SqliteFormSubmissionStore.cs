@@ -13,7 +13,7 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
         var input = StoreInput.Submission(submission, time.GetUtcNow());
         using var activity = StoreTelemetry.StartSqlite("form_submissions.create");
         var created = new FormSubmission(RecordIds.New(), input.FormId, input.StudentId, input.RollNumber, input.Answers, input.Status, input.SubmittedAt!.Value);
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         if (!await connection.ExistsAsync("forms", created.FormId, null, cancellationToken).ConfigureAwait(false))
         {
             throw new NotFoundException("form", created.FormId);

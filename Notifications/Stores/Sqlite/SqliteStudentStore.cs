@@ -17,7 +17,7 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
         }
 
         var now = time.GetUtcNow().ToStored();
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
         // One transaction: the upload is stored whole or not at all, and one commit is far faster than one per row.
         using var transaction = connection.BeginTransaction();
         using var upsert = connection.Command("""
