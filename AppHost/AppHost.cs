@@ -8,7 +8,12 @@ var choices = new BackendChoices();
 var redis = builder.AddQueueAndCache(choices);
 var documents = builder.AddDocumentStore(choices);
 
+// One shared HS256 secret (the old backend's JWT_SECRET_KEY): the dashboard mints staff tokens with
+// it and the Api checks them. Generated once and kept in the AppHost's user secrets unless configured.
+var jwtSecret = builder.AddParameter("jwt-secret-key", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true);
+
 var api = builder.AddProject<Projects.Api>("api")
+    .WithEnvironment("JWT_SECRET_KEY", jwtSecret)
     .WithReference(redis).WaitFor(redis)
     .WithDocumentStore(documents)
     .WithHttpHealthCheck(HealthPaths.Health);
@@ -21,10 +26,21 @@ builder.AddProject<Projects.NotificationWorker>("notification-worker")
     .WithHttpHealthCheck(HealthPaths.Health);
 
 // The dashboard reads everything through the Api (service discovery), never Redis or the store directly.
-builder.AddProject<Projects.Web_Dashboard>("web-dashboard")
+var dashboard = builder.AddProject<Projects.Web_Dashboard>("web-dashboard")
+    .WithEnvironment("JWT_SECRET_KEY", jwtSecret)
     .WithReference(api).WaitFor(api)
     .WithHttpHealthCheck(HealthPaths.Health)
     .WithExternalHttpEndpoints();
+if (builder.ExecutionContext.IsRunMode)
+{
+    // A development sign-in: user "admin", password shown under the AppHost dashboard's parameters
+    // (and kept in its user secrets); set Parameters:dashboard-password to choose it. A deployment
+    // configures Dashboard__Users__N__PasswordHash instead; plain passwords work only in Development.
+    var dashboardPassword = builder.AddParameter("dashboard-password", new GenerateParameterDefault { MinLength = 16, Special = false }, secret: true, persist: true);
+    dashboard
+        .WithEnvironment("Dashboard__Users__0__UserName", "admin")
+        .WithEnvironment("Dashboard__Users__0__Password", dashboardPassword);
+}
 
 choices.LogOnStart(builder);
 builder.Build().Run();
