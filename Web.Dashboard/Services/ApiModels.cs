@@ -30,7 +30,20 @@ public sealed record SystemMetric(string Name, double? Value, double Threshold, 
 
 public sealed record ThresholdAlert(string Metric, string Level, string Message, DateTimeOffset Since);
 
-public sealed record DependencyHealth(string Status, IReadOnlyDictionary<string, DependencyCheck> Checks);
+/// <summary>
+/// The Api's health report. The Api lists <see cref="Dependencies"/>; an ASP.NET Core health report
+/// names <see cref="Checks"/> instead. <see cref="All"/> reads either.
+/// </summary>
+public sealed record DependencyHealth(
+    string Status,
+    IReadOnlyList<DependencyStatus>? Dependencies = null,
+    IReadOnlyDictionary<string, DependencyCheck>? Checks = null)
+{
+    public IReadOnlyList<DependencyStatus> All =>
+        Dependencies ?? Checks?.Select(c => new DependencyStatus(c.Key, c.Value.Status, c.Value.Description, c.Value.Error)).ToList() ?? [];
+}
+
+public sealed record DependencyStatus(string Name, string Status, string? Description, string? Error = null);
 
 public sealed record DependencyCheck(string Status, string? Description, string? Error);
 
@@ -41,7 +54,19 @@ public sealed record DeadLetter(string Id, DateTimeOffset DiedAt, string Error, 
 
 public sealed record DeadLetterQuery(string? Search = null, string? Type = null, int Offset = 0, int Limit = 50);
 
-public sealed record BatchSummary(string Id, string Name, DateTimeOffset CreatedAt, int? StudentCount);
+/// <summary>A batch as listed; the Api includes its progress, and either its student ids or their count.</summary>
+public sealed record BatchSummary(
+    string Id,
+    string Name,
+    DateTimeOffset CreatedAt,
+    int? StudentCount = null,
+    IReadOnlyList<string>? StudentIds = null,
+    BatchProgress? Progress = null)
+{
+    public int? Students => StudentCount ?? StudentIds?.Count;
+}
+
+public sealed record BatchPage(IReadOnlyList<BatchSummary> Items, long Total);
 
 /// <summary>Only the progress is read from a batch's detail, so the rest of its shape may change freely.</summary>
 public sealed record BatchDetail(BatchProgress? Progress);
@@ -59,9 +84,10 @@ public sealed record DeliveryRecord(
     string? ProviderMessageId,
     string? LastError,
     int Attempts,
-    IReadOnlyList<DeliveryEvent>? Timeline)
+    IReadOnlyList<DeliveryEvent>? Timeline,
+    DateTimeOffset? UpdatedAt = null)
 {
-    public DateTimeOffset? LastChangedAt => Timeline is { Count: > 0 } ? Timeline.Max(e => e.At) : null;
+    public DateTimeOffset? LastChangedAt => UpdatedAt ?? (Timeline is { Count: > 0 } ? Timeline.Max(e => e.At) : null);
 }
 
 public sealed record DeliveryEvent(string Status, DateTimeOffset At);

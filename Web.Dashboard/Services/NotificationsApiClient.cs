@@ -13,6 +13,9 @@ namespace Web.Dashboard.Services;
 /// </summary>
 public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateProvider authentication, ILogger<NotificationsApiClient> logger)
 {
+    /// <summary>The batches page shows this many, newest first.</summary>
+    public const int MaxBatchesListed = 100;
+
     private static readonly JsonSerializerOptions s_json = JsonSerializerOptions.Web;
 
     public Task<ApiResult<QueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken) =>
@@ -50,8 +53,29 @@ public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateP
     public Task<ApiResult<bool>> DeleteAllDeadLettersAsync(CancellationToken cancellationToken) =>
         SendWithoutBodyAsync(HttpMethod.Delete, "/api/dead-letters", cancellationToken);
 
-    public Task<ApiResult<IReadOnlyList<BatchSummary>>> GetBatchesAsync(CancellationToken cancellationToken) =>
-        GetAsync<IReadOnlyList<BatchSummary>>("/api/batches", cancellationToken);
+    /// <summary>The Api pages its batch list ({items, total}); a plain array is read as well.</summary>
+    public async Task<ApiResult<IReadOnlyList<BatchSummary>>> GetBatchesAsync(CancellationToken cancellationToken)
+    {
+        var answer = await GetAsync<JsonElement>("/api/batches" + QueryString(("pageSize", Invariant(MaxBatchesListed))), cancellationToken);
+        if (!answer.Succeeded)
+        {
+            return ApiResult<IReadOnlyList<BatchSummary>>.Failed(answer.Error!, answer.StatusCode);
+        }
+        var json = answer.Value;
+        try
+        {
+            var batches = json.ValueKind == JsonValueKind.Array
+                ? json.Deserialize<IReadOnlyList<BatchSummary>>(s_json)
+                : json.Deserialize<BatchPage>(s_json)?.Items;
+            return batches is null
+                ? ApiResult<IReadOnlyList<BatchSummary>>.Failed("The Api answered /api/batches without a list of batches.")
+                : ApiResult<IReadOnlyList<BatchSummary>>.Ok(batches);
+        }
+        catch (JsonException ex)
+        {
+            return ApiResult<IReadOnlyList<BatchSummary>>.Failed($"The Api's answer to /api/batches could not be read: {ex.Message}");
+        }
+    }
 
     public Task<ApiResult<BatchDetail>> GetBatchAsync(string id, CancellationToken cancellationToken) =>
         GetAsync<BatchDetail>("/api/batches/" + Uri.EscapeDataString(id), cancellationToken);

@@ -52,6 +52,18 @@ public sealed class StaffTokenHandlerTests
     }
 
     [Fact]
+    public async Task Health_ReadsTheApisDependencyList()
+    {
+        var api = new FakeApi().Answer("GET", "/api/monitoring/health",
+            new { status = "unhealthy", dependencies = new[] { new { name = "worker", status = "unhealthy", description = "No worker has reported recently." } } });
+
+        var result = await Client(api, SignedIn("admin")).GetHealthAsync(TestContext.Current.CancellationToken);
+
+        var worker = Assert.Single(result.Value!.All);
+        Assert.Equal(("worker", "unhealthy"), (worker.Name, worker.Status));
+    }
+
+    [Fact]
     public async Task Health_IsRead_EvenWhenTheApiAnswers503()
     {
         var api = new FakeApi().Answer("GET", "/api/monitoring/health",
@@ -61,7 +73,7 @@ public sealed class StaffTokenHandlerTests
         var result = await Client(api, SignedIn("admin")).GetHealthAsync(TestContext.Current.CancellationToken);
 
         Assert.True(result.Succeeded);
-        Assert.Equal("Unhealthy", result.Value!.Checks["redis"].Status);
+        Assert.Equal("Unhealthy", Assert.Single(result.Value!.All, d => d.Name == "redis").Status);
     }
 
     private static ClaimsPrincipal SignedIn(string name) => new(new ClaimsIdentity([new Claim(ClaimTypes.Name, name)], "test"));

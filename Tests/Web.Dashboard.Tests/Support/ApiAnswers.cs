@@ -27,10 +27,11 @@ public static class ApiAnswers
 
     public static object System(params object[] metrics) => new { metrics, redisAvailable = true };
 
-    public static object Health(string status, params (string Name, string Status)[] checks) => new
+    /// <summary>The Api's health view: a list of dependencies with lower-case statuses.</summary>
+    public static object Health(string status, params (string Name, string Status)[] dependencies) => new
     {
         status,
-        checks = checks.ToDictionary(c => c.Name, c => new { status = c.Status, description = (string?)null, error = (string?)null }),
+        dependencies = dependencies.Select(d => new { name = d.Name, status = d.Status, description = (string?)$"{d.Name} is {d.Status}" }).ToArray(),
     };
 
     public static object DeadLetter(string id, string recipient = "+15550000001", string error = "Provider said: invalid number") => new
@@ -40,7 +41,8 @@ public static class ApiAnswers
         error,
         type = "sms",
         recipient,
-        payload = new { id, type = "sms", data = new { phone = recipient, message = "Welcome" }, retry_count = 4, max_retries = 3 },
+        // The Api sends the task as stored in Redis: its raw JSON text.
+        payload = $$"""{"id":"{{id}}","type":"sms","data":{"phone":"{{recipient}}","message":"Welcome"},"retry_count":4,"max_retries":3}""",
     };
 
     public static object Page(object[] items, int total) => new { items, total };

@@ -39,6 +39,27 @@ public sealed class BatchesTests : DashboardContext
     }
 
     [Fact]
+    public void Batches_ReadTheApisPagedListWithProgressIncluded()
+    {
+        Api.Answer("GET", "/api/batches", new
+        {
+            items = new[]
+            {
+                new { id = "b-1", name = "Autumn intake", createdAt = DateTimeOffset.UtcNow, studentIds = new[] { "s-1", "s-2", "s-3" }, progress = new { sent = 1, failed = 1, pending = 1, total = 3 } },
+            },
+            total = 1,
+            page = 1,
+            pageSize = 100,
+        });
+
+        var page = Render<Batches>();
+
+        page.WaitForAssertion(() => Assert.Equal("1 sent, 1 failed, 1 pending of 3", page.Find("tr[data-batch='b-1'] .progress").GetAttribute("title")));
+        Assert.Equal("3", page.FindAll("tr[data-batch='b-1'] td")[2].TextContent);
+        Assert.Equal(0, Api.CountOf("GET", "/api/batches/b-1"));
+    }
+
+    [Fact]
     public void Batches_ShowAnError_WhenTheApiIsUnreachable()
     {
         Api.RefuseConnection("GET", "/api/batches");

@@ -24,7 +24,8 @@ public sealed class HomeTests : DashboardContext
         Assert.Equal(60, page.FindAll("svg.throughput rect").Count);
         Assert.Contains("level-amber", page.Find("[data-metric='app-memory']").ClassList);
         Assert.Contains("level-green", page.Find("[data-dependency='redis']").ClassList);
-        Assert.Contains("level-red", page.Find("[data-dependency='notification-worker']").ClassList);
+        Assert.Contains("level-green", page.Find("[data-dependency='document-store']").ClassList);
+        Assert.Contains("level-red", page.Find("[data-dependency='worker']").ClassList);
         Assert.Contains("level-amber", page.Find("[data-dependency='api']").ClassList);
     }
 
@@ -108,6 +109,6 @@ public sealed class HomeTests : DashboardContext
                 ApiAnswers.Metric("disk", 13.0 * 1024 * Megabyte, 12.0 * 1024 * Megabyte, 16.0 * 1024 * Megabyte, "bytes", "red"),
                 ApiAnswers.Metric("pending", 17, 1000, null, "tasks", "green")))
             .Answer("GET", "/api/monitoring/alerts", Array.Empty<object>())
-            .Answer("GET", "/api/monitoring/health", ApiAnswers.Health("Degraded", ("redis", "Healthy"), ("documents", "Healthy"), ("notification-worker", "Unhealthy")), HttpStatusCode.ServiceUnavailable);
+            .Answer("GET", "/api/monitoring/health", ApiAnswers.Health("degraded", ("redis", "healthy"), ("document-store", "healthy"), ("worker", "unhealthy")));
     }
 }
