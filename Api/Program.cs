@@ -1,15 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Api.Auth;
+using Api.Batches;
+using Api.Caching;
+using Api.DeadLetters;
+using Api.Deliveries;
+using Api.Forms;
+using Api.Idempotency;
+using Api.Monitoring;
+using Api.Outbox;
+using Api.Problems;
+using Api.Sending;
+using Api.Students;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Options;
+using Notifications.Monitoring;
+using Notifications.Outbox;
+using Notifications.Queue;
+using Notifications.Templates;
+using Scalar.AspNetCore;
+using StackExchange.Redis;
+using ZiggyCreatures.Caching.Fusion;
+using ZiggyCreatures.Caching.Fusion.Backplane.StackExchangeRedis;
+using ZiggyCreatures.Caching.Fusion.Serialization.SystemTextJson;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
+// Redis health is judged by QueueHealthCheck: Redis away makes the Api Degraded (it spools), not Unhealthy.
+// Fail fast while disconnected, so a write goes to the spool at once instead of waiting in a backlog.
+builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true, options => options.BacklogPolicy = BacklogPolicy.FailFast);
 builder.AddDocumentStore();
+builder.AddNotificationQueue();
+builder.AddProcessMemoryReporter("api");
+builder.AddJwtAuthentication();
+
+builder.Services.ConfigureHttpJsonOptions(options =>
+    options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+builder.Services.AddOpenApi();
+
+AddValidatedOptions<UploadLimits>(builder, UploadLimits.SectionName);
+AddValidatedOptions<ValidationOptions>(builder, ValidationOptions.SectionName)
+    .Validate(o => ContactValidator.IsKnownRegion(o.DefaultRegion), "Validation:DefaultRegion is not a region libphonenumber knows.");
+AddValidatedOptions<ApiCacheOptions>(builder, ApiCacheOptions.SectionName);
+AddValidatedOptions<SpoolOptions>(builder, SpoolOptions.SectionName);
+AddValidatedOptions<MonitoringOptions>(builder, MonitoringOptions.SectionName);
+builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.SectionName).ValidateDataAnnotations().ValidateOnStart()
+    .PostConfigure<IHostEnvironment>((options, environment) =>
+        options.Directory = Path.GetFullPath(options.Directory ?? Path.Combine(".data", "outbox"), environment.ContentRootPath));
+
+builder.Services.AddSingleton<ContactValidator>();
+builder.Services.AddSingleton<NotificationTemplates>();
+builder.Services.AddSingleton<OutboxReader>();
+builder.Services.AddSingleton<IdempotentResponses>();
+builder.Services.AddSingleton<NotificationSpool>();
+builder.Services.AddSingleton<NotificationDispatcher>();
+builder.Services.AddSingleton<DeliveryLogWriter>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryLogWriter>());
+builder.Services.AddSingleton<SpoolDrainer>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<SpoolDrainer>());
+builder.Services.AddSingleton<ProcessMemoryReports>();
+builder.Services.AddSingleton<SystemMetrics>();
+builder.Services.AddSingleton<AlertBoard>();
+builder.Services.AddSingleton<AlertMonitor>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertMonitor>());
+builder.Services.AddHealthChecks().AddCheck<QueueHealthCheck>(QueueHealthCheck.Name, tags: ["ready"]);
+
+// FusionCache: memory, then Redis (the app's own connection), with a backplane so a write on one
+// Api instance evicts the entry from the others' memory. No key prefix: the keys are the old plan's.
+builder.Services.AddSingleton<ApiCache>();
+builder.Services.AddFusionCache()
+    .WithOptions(options =>
+    {
+        options.DistributedCacheKeyModifierMode = CacheKeyModifierMode.None;
+        options.CacheKeyPrefix = null;
+    })
+    .WithDefaultEntryOptions(options => options.Duration = TimeSpan.FromMinutes(5))
+    .WithSerializer(new FusionCacheSystemTextJsonSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web)))
+    .WithDistributedCache(sp => new RedisCache(Options.Create(new RedisCacheOptions
+    {
+        ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()),
+    })))
+    .WithBackplane(sp => new RedisBackplane(Options.Create(new RedisBackplaneOptions
+    {
+        ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()),
+    })));
 
 var app = builder.Build();
 
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
 app.MapDefaultEndpoints();
-app.MapGet("/", () => TypedResults.Ok(new { service = "notifications-api" })).ExcludeFromDescription();
+app.MapOpenApi();
+app.MapScalarApiReference("/api-docs");
+app.MapGet("/", () => TypedResults.Redirect("/api-docs")).ExcludeFromDescription();
+
+app.MapStudentsApi();
+app.MapFormsApi();
+app.MapBatchesApi();
+app.MapNotificationsApi();
+app.MapMonitoringApi();
+app.MapDeadLettersApi();
+app.MapOutboxApi();
 
 app.Run();
+
+static OptionsBuilder<T> AddValidatedOptions<T>(WebApplicationBuilder builder, string section) where T : class =>
+    builder.Services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();
 
 /// <summary>Entry point, visible to <c>WebApplicationFactory</c> in the tests.</summary>
 public partial class Program;

@@ -73,6 +73,15 @@ public interface IDeliveryLog
     /// </summary>
     Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default);
 
+    /// <summary>Adds many events; a store may write them in one go (SQLite: one transaction).</summary>
+    async Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default)
+    {
+        foreach (var deliveryEvent in deliveryEvents)
+        {
+            await AppendAsync(deliveryEvent, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <exception cref="NotFoundException">No event was logged for <paramref name="taskId"/>.</exception>
     Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default);
 

@@ -56,6 +56,29 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         transaction.Commit();
     }
 
+    public async Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default)
+    {
+        var inputs = deliveryEvents.Select(StoreInput.Event).ToList();
+        if (inputs.Count == 0)
+        {
+            return;
+        }
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.append_many");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // One transaction for the lot: one commit instead of one per event.
+        using var transaction = connection.BeginTransaction();
+        foreach (var input in inputs)
+        {
+            using var append = connection.Command(AppendSql, transaction)
+                .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
+                .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
+                .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
+                .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored());
+            append.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
+
     public async Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default)
     {
         var checkedTaskId = FieldValidation.Required(taskId, "taskId", FieldLimits.TaskId);

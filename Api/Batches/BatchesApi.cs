@@ -1,0 +1,127 @@
+using Api.Auth;
+using Api.Idempotency;
+using Api.Sending;
+using Api.Students;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Notifications.Queue;
+using Notifications.Stores;
+using Notifications.Tasks;
+using Notifications.Templates;
+
+namespace Api.Batches;
+
+public sealed record CreateBatchRequest(string Name, IReadOnlyList<string>? StudentIds);
+
+public sealed record AddStudentsRequest(IReadOnlyList<string>? StudentIds);
+
+public sealed record StudentsAdded(string BatchId, int Added, int NotificationsQueued, IReadOnlyList<string> NotificationIds, string StatusUrl, bool Spooled);
+
+public sealed record BatchProgress(long Sent, long Failed, long Pending, long Total);
+
+public sealed record BatchView(string Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string> StudentIds, BatchProgress Progress);
+
+public static class BatchesApi
+{
+    public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/batches").WithTags("Batches").RequireAuthorization(AuthPolicies.Staff);
+
+        group.MapPost("/", CreateAsync).WithSummary("Create a batch.");
+        group.MapPost("/{id}/students", AddStudentsAsync).WithSummary("Add students to a batch; queues a batch notice to each one added.");
+        group.MapGet("/", ListAsync).WithSummary("Batches, newest first, paged (page from 1).");
+        group.MapGet("/{id}", GetAsync).WithSummary("One batch with the progress of its notifications.");
+        return routes;
+    }
+
+    internal static async Task<Results<Created<Batch>, ValidationProblem>> CreateAsync(CreateBatchRequest request, IBatchStore batches,
+        CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Name))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["is required."] });
+        }
+        var created = await batches.CreateAsync(new NewBatch(request.Name, request.StudentIds), cancellationToken);
+        return TypedResults.Created($"/api/batches/{created.Id}", created);
+    }
+
+    internal static async Task<Results<Accepted<StudentsAdded>, ValidationProblem>> AddStudentsAsync(
+        string id, AddStudentsRequest request, HttpContext context, IBatchStore batches, IStudentStore students,
+        NotificationTemplates templates, NotificationDispatcher dispatcher, IdempotentResponses responses, CancellationToken cancellationToken)
+    {
+        var idempotencyKey = IdempotencyKeys.FromRequest(context, "batch-students:" + id);
+        if (await responses.FindAsync<StudentsAdded>(idempotencyKey) is { } earlier)
+        {
+            return TypedResults.Accepted(earlier.StatusUrl, earlier);
+        }
+        if (request.StudentIds is not { Count: > 0 })
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["studentIds"] = ["must name at least one student."] });
+        }
+
+        var before = await batches.GetAsync(id, cancellationToken);
+        var batch = await batches.AddStudentsAsync(id, request.StudentIds, cancellationToken);
+        var alreadyIn = before.StudentIds.ToHashSet(StringComparer.Ordinal);
+        var added = batch.StudentIds.Where(s => !alreadyIn.Contains(s)).ToList();
+
+        var notifications = new List<NotificationRequest>(added.Count * 2);
+        foreach (var student in await students.GetManyAsync(added, cancellationToken))
+        {
+            notifications.AddRange(Notice(templates, batch, student));
+        }
+        var dispatched = await dispatcher.DispatchAsync(notifications, cancellationToken);
+
+        var statusUrl = $"/api/batches/{batch.Id}";
+        var result = new StudentsAdded(batch.Id, added.Count, notifications.Count, dispatched.TaskIds, statusUrl, dispatched.Spooled);
+        await responses.SaveAsync(idempotencyKey, result);
+        return TypedResults.Accepted(statusUrl, result);
+    }
+
+    private static NotificationRequest[] Notice(NotificationTemplates templates, Batch batch, Student student)
+    {
+        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, BatchName = batch.Name };
+        var sms = templates.Render(TemplateNames.BatchNotice, NotificationType.Sms, model);
+        var email = templates.Render(TemplateNames.BatchNotice, NotificationType.Email, model);
+        var correlation = new Correlation { BatchId = batch.Id, StudentId = student.Id };
+        // One notice per batch, student and channel, however often the request is retried.
+        return
+        [
+            NotificationRequest.Sms(student.Phone, sms.TextBody, NotificationPriority.Bulk) with
+            {
+                IdempotencyKey = $"batch:{batch.Id}:{student.Id}:sms", Correlation = correlation,
+            },
+            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody, NotificationPriority.Bulk) with
+            {
+                IdempotencyKey = $"batch:{batch.Id}:{student.Id}:email", Correlation = correlation,
+            },
+        ];
+    }
+
+    internal static async Task<Ok<PagedList<BatchView>>> ListAsync(int? page, int? pageSize, IBatchStore batches, IDeliveryLog deliveryLog,
+        CancellationToken cancellationToken)
+    {
+        var request = Paging.ToRequest(page, pageSize);
+        var loaded = await batches.ListAsync(request, cancellationToken);
+        var views = new List<BatchView>(loaded.Items.Count);
+        foreach (var batch in loaded.Items)
+        {
+            views.Add(await ViewAsync(batch, deliveryLog, cancellationToken));
+        }
+        return TypedResults.Ok(new PagedList<BatchView>(views, loaded.Total, page ?? 1, request.Limit));
+    }
+
+    internal static async Task<Ok<BatchView>> GetAsync(string id, IBatchStore batches, IDeliveryLog deliveryLog, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await ViewAsync(await batches.GetAsync(id, cancellationToken), deliveryLog, cancellationToken));
+
+    private static async Task<BatchView> ViewAsync(Batch batch, IDeliveryLog deliveryLog, CancellationToken cancellationToken)
+    {
+        var progress = await deliveryLog.GetBatchProgressAsync(batch.Id, cancellationToken);
+        long Count(DeliveryStatus status) => progress.ByStatus.TryGetValue(status, out var n) ? n : 0;
+        // Retrying tasks are still on their way; only dead ones have failed for good.
+        var view = new BatchProgress(
+            Sent: Count(DeliveryStatus.Sent),
+            Failed: Count(DeliveryStatus.Dead),
+            Pending: Count(DeliveryStatus.Queued) + Count(DeliveryStatus.Sending) + Count(DeliveryStatus.Retrying),
+            Total: progress.Total);
+        return new BatchView(batch.Id, batch.Name, batch.CreatedAt, batch.StudentIds, view);
+    }
+}

@@ -1,0 +1,81 @@
+using System.ComponentModel.DataAnnotations;
+using StackExchange.Redis;
+using ZiggyCreatures.Caching.Fusion;
+
+namespace Api.Caching;
+
+/// <summary>The <c>ApiCache</c> section: how long each cached read lives in Redis.</summary>
+public sealed class ApiCacheOptions
+{
+    public const string SectionName = "ApiCache";
+
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan StudentsListTtl { get; set; } = TimeSpan.FromMinutes(5);
+
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ActiveFormsTtl { get; set; } = TimeSpan.FromMinutes(5);
+
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan FormAnalyticsTtl { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long an entry stays in this process's memory; other instances' writes reach it through the backplane.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan MemoryTtl { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The old plan's cache keys. Only the first page of the students list (the page the old backend
+/// cached) is cached, under the plain key: other pages are read from the store, so an upload has one
+/// key to invalidate.
+/// </summary>
+public static class CacheKeys
+{
+    public const string StudentsList = "cache:api:students:list";
+    public const string ActiveForms = "cache:api:forms:active";
+    public static string FormAnalytics(string formId) => "cache:api:analytics:form_" + formId;
+
+    public const string HitsCounter = "{monitoring}:cache:hits";
+    public const string MissesCounter = "{monitoring}:cache:misses";
+}
+
+public sealed record CacheStats(long Hits, long Misses, double HitRate);
+
+/// <summary>
+/// Reads through FusionCache (this process's memory, then Redis, then the store), which lets one
+/// caller load a missing entry while the others wait (no stampede). Hits and misses are counted in
+/// Redis, so every Api instance adds to the same totals.
+/// </summary>
+public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis)
+{
+    public async Task<T> GetOrLoadAsync<T>(string key, TimeSpan ttl, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
+    {
+        var loaded = false;
+        var value = await cache.GetOrSetAsync<T>(key, async (_, ct) =>
+        {
+            loaded = true;
+            return await load(ct).ConfigureAwait(false);
+        }, options => options.SetDuration(ttl), cancellationToken).ConfigureAwait(false);
+        Count(loaded ? CacheKeys.MissesCounter : CacheKeys.HitsCounter);
+        return value;
+    }
+
+    public ValueTask InvalidateAsync(string key, CancellationToken cancellationToken = default) =>
+        cache.RemoveAsync(key, token: cancellationToken);
+
+    public async Task<CacheStats> GetStatsAsync()
+    {
+        var counts = await redis.GetDatabase().StringGetAsync([CacheKeys.HitsCounter, CacheKeys.MissesCounter]).ConfigureAwait(false);
+        var hits = (long?)counts[0] ?? 0;
+        var misses = (long?)counts[1] ?? 0;
+        var total = hits + misses;
+        return new CacheStats(hits, misses, total == 0 ? 0 : Math.Round((double)hits / total, 4));
+    }
+
+    private void Count(RedisKey counter)
+    {
+        if (redis.IsConnected)
+        {
+            redis.GetDatabase().StringIncrement(counter, flags: CommandFlags.FireAndForget);
+        }
+    }
+}

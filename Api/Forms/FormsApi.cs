@@ -1,0 +1,146 @@
+using Api.Auth;
+using Api.Caching;
+using Api.Idempotency;
+using Api.Sending;
+using Api.Students;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Notifications.Queue;
+using Notifications.Stores;
+using Notifications.Tasks;
+using Notifications.Templates;
+
+namespace Api.Forms;
+
+public sealed record FormFieldInput(string Name, string? Label, string? Type, bool Required);
+
+public sealed record CreateFormRequest(string Title, bool IsActive, IReadOnlyList<FormFieldInput>? Fields);
+
+public sealed record SubmitFormRequest(IReadOnlyDictionary<string, string>? Answers);
+
+/// <param name="Spooled">True when Redis was away: the notifications are on the Api's disk and get their ids once drained.</param>
+public sealed record SubmissionAccepted(string SubmissionId, IReadOnlyList<string> NotificationIds, string StatusUrl, bool Spooled);
+
+public static class FormsApi
+{
+    public static IEndpointRouteBuilder MapFormsApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/forms").WithTags("Forms").RequireAuthorization();
+
+        group.MapGet("/active", ListActiveAsync).WithSummary("Active forms, by title.");
+        group.MapGet("/{id}", GetAsync).WithSummary("One form.");
+        group.MapPost("/", CreateAsync).RequireAuthorization(AuthPolicies.Staff).WithSummary("Create a form.");
+
+        group.MapPost("/{formId}/submissions", SubmitAsync).RequireAuthorization(AuthPolicies.Student)
+            .WithSummary("Submit a form as the signed-in student; queues a confirmation SMS and email.");
+        group.MapGet("/{formId}/submissions", ListSubmissionsAsync).RequireAuthorization(AuthPolicies.Staff)
+            .WithSummary("A form's submissions, newest first, paged (page from 1).");
+        group.MapGet("/{formId}/analytics", GetAnalyticsAsync).RequireAuthorization(AuthPolicies.Staff)
+            .WithSummary("Submissions per day and per status.");
+        return routes;
+    }
+
+    internal static async Task<Ok<IReadOnlyList<Form>>> ListActiveAsync(IFormStore forms, ApiCache cache, IOptions<ApiCacheOptions> cacheOptions,
+        CancellationToken cancellationToken) =>
+        TypedResults.Ok(await cache.GetOrLoadAsync(CacheKeys.ActiveForms, cacheOptions.Value.ActiveFormsTtl, forms.ListActiveAsync, cancellationToken));
+
+    internal static async Task<Ok<Form>> GetAsync(string id, IFormStore forms, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await forms.GetAsync(id, cancellationToken));
+
+    internal static async Task<Results<Created<Form>, ValidationProblem>> CreateAsync(CreateFormRequest request, IFormStore forms, ApiCache cache,
+        CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Title))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["title"] = ["is required."] });
+        }
+        var fields = (request.Fields ?? []).Select(f => new FormField(f.Name, f.Label ?? f.Name, f.Type ?? FormField.TextType, f.Required)).ToList();
+        var created = await forms.CreateAsync(new NewForm(request.Title, request.IsActive, fields), cancellationToken);
+        await cache.InvalidateAsync(CacheKeys.ActiveForms, cancellationToken);
+        return TypedResults.Created($"/api/forms/{created.Id}", created);
+    }
+
+    internal static async Task<Results<Accepted<SubmissionAccepted>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+        string formId, SubmitFormRequest request, HttpContext context, IFormStore forms, IStudentStore students, IFormSubmissionStore submissions,
+        NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, IdempotentResponses responses,
+        CancellationToken cancellationToken)
+    {
+        var idempotencyKey = IdempotencyKeys.FromRequest(context, "form-submission:" + formId);
+        if (await responses.FindAsync<SubmissionAccepted>(idempotencyKey) is { } earlier)
+        {
+            return TypedResults.Accepted(earlier.StatusUrl, earlier);
+        }
+
+        var studentId = context.User.FindFirst(AuthPolicies.SubjectClaim)!.Value;
+        var formTask = forms.GetAsync(formId, cancellationToken);
+        var student = await students.GetAsync(studentId, cancellationToken);
+        var form = await formTask;
+        if (!form.IsActive)
+        {
+            return TypedResults.Problem($"The form '{form.Title}' is closed.", statusCode: StatusCodes.Status409Conflict);
+        }
+        var answers = request.Answers ?? new Dictionary<string, string>();
+        if (CheckAnswers(form, answers) is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var submission = await submissions.CreateAsync(new NewSubmission(form.Id, student.Id, student.RollNumber, answers), cancellationToken);
+        var notifications = Confirmation(templates, form, student, submission, idempotencyKey ?? submission.Id);
+        var dispatched = await dispatcher.DispatchAsync(notifications, cancellationToken);
+        await cache.InvalidateAsync(CacheKeys.FormAnalytics(form.Id), cancellationToken);
+
+        var statusUrl = dispatched.Spooled
+            ? $"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}"
+            : $"/api/notifications/{dispatched.TaskIds[0]}";
+        var accepted = new SubmissionAccepted(submission.Id, dispatched.TaskIds, statusUrl, dispatched.Spooled);
+        await responses.SaveAsync(idempotencyKey, accepted);
+        return TypedResults.Accepted(statusUrl, accepted);
+    }
+
+    private static Dictionary<string, string[]> CheckAnswers(Form form, IReadOnlyDictionary<string, string> answers)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var known = form.Fields.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var field in form.Fields.Where(f => f.Required && (!answers.TryGetValue(f.Name, out var value) || string.IsNullOrWhiteSpace(value))))
+        {
+            errors["answers." + field.Name] = ["is required."];
+        }
+        foreach (var unknown in answers.Keys.Where(k => !known.Contains(k)))
+        {
+            errors["answers." + unknown] = ["is not a field of this form."];
+        }
+        return errors;
+    }
+
+    private static NotificationRequest[] Confirmation(NotificationTemplates templates, Form form, Student student, FormSubmission submission, string requestKey)
+    {
+        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, FormTitle = form.Title, SubmittedAt = submission.SubmittedAt };
+        var sms = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Sms, model);
+        var email = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Email, model);
+        var correlation = new Correlation { SubmissionId = submission.Id, StudentId = student.Id };
+        // Keyed by the request (its Idempotency-Key, else the new submission): a retried request queues nothing new.
+        return
+        [
+            NotificationRequest.Sms(student.Phone, sms.TextBody) with { IdempotencyKey = $"submission:{requestKey}:sms", Correlation = correlation },
+            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody) with
+            {
+                IdempotencyKey = $"submission:{requestKey}:email", Correlation = correlation,
+            },
+        ];
+    }
+
+    internal static async Task<Ok<PagedList<FormSubmission>>> ListSubmissionsAsync(string formId, int? page, int? pageSize, IFormStore forms,
+        IFormSubmissionStore submissions, CancellationToken cancellationToken)
+    {
+        var request = Paging.ToRequest(page, pageSize);
+        await forms.GetAsync(formId, cancellationToken);
+        var loaded = await submissions.ListByFormAsync(formId, request, cancellationToken);
+        return TypedResults.Ok(new PagedList<FormSubmission>(loaded.Items, loaded.Total, page ?? 1, request.Limit));
+    }
+
+    internal static async Task<Ok<FormAnalytics>> GetAnalyticsAsync(string formId, IFormSubmissionStore submissions, ApiCache cache,
+        IOptions<ApiCacheOptions> cacheOptions, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await cache.GetOrLoadAsync(CacheKeys.FormAnalytics(formId), cacheOptions.Value.FormAnalyticsTtl,
+            ct => submissions.GetAnalyticsAsync(formId, ct), cancellationToken));
+}

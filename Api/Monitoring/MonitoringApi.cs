@@ -1,0 +1,104 @@
+using Api.Auth;
+using Api.Caching;
+using Api.Sending;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Notifications.Monitoring;
+using Notifications.Queue;
+using StackExchange.Redis;
+
+namespace Api.Monitoring;
+
+public sealed record DependencyHealth(string Name, string Status, string? Description);
+
+public sealed record HealthView(string Status, IReadOnlyList<DependencyHealth> Dependencies);
+
+public static class MonitoringApi
+{
+    public const string WorkerServiceName = "notification-worker";
+
+    public static IEndpointRouteBuilder MapMonitoringApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/monitoring").WithTags("Monitoring").RequireAuthorization(AuthPolicies.Staff);
+
+        group.MapGet("/queue", QueueAsync).WithSummary("Queue depth per lane, counters, throughput and oldest pending age.");
+        group.MapGet("/cache", CacheAsync).WithSummary("Cache hits, misses and hit rate across every Api instance.");
+        group.MapGet("/system", SystemAsync).WithSummary("Redis memory, application memory, disk and pending tasks against their thresholds.");
+        group.MapGet("/alerts", AlertsAsync).WithSummary("Metrics at amber or red now.");
+        group.MapGet("/health", HealthAsync).WithSummary("Health of Redis, the document store and the worker.");
+        return routes;
+    }
+
+    internal static async Task<Results<Ok<QueueStats>, ProblemHttpResult>> QueueAsync(QueueMonitor queue, IConnectionMultiplexer redis, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return TypedResults.Ok(await queue.GetStatsAsync(cancellationToken));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return RedisUnavailable(ex);
+        }
+    }
+
+    internal static async Task<Results<Ok<CacheStats>, ProblemHttpResult>> CacheAsync(ApiCache cache)
+    {
+        try
+        {
+            return TypedResults.Ok(await cache.GetStatsAsync());
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return RedisUnavailable(ex);
+        }
+    }
+
+    internal static async Task<Ok<SystemSnapshot>> SystemAsync(SystemMetrics metrics, AlertBoard board, CancellationToken cancellationToken)
+    {
+        var snapshot = await metrics.MeasureAsync(cancellationToken);
+        board.Update(snapshot);
+        return TypedResults.Ok(snapshot);
+    }
+
+    internal static async Task<Ok<IReadOnlyList<ActiveAlert>>> AlertsAsync(SystemMetrics metrics, AlertBoard board, CancellationToken cancellationToken) =>
+        TypedResults.Ok(board.Update(await metrics.MeasureAsync(cancellationToken)));
+
+    internal static async Task<Ok<HealthView>> HealthAsync(HealthCheckService health, ProcessMemoryReports memoryReports, IConnectionMultiplexer redis,
+        CancellationToken cancellationToken)
+    {
+        var report = await health.CheckHealthAsync(r => r.Name is QueueHealthCheck.Name or DocumentStoreExtensions.HealthCheckName, cancellationToken);
+        var dependencies = new List<DependencyHealth>();
+        if (report.Entries.TryGetValue(QueueHealthCheck.Name, out var queue))
+        {
+            dependencies.Add(new DependencyHealth("redis", queue.Status == HealthStatus.Healthy || (redis.IsConnected && queue.Status == HealthStatus.Degraded) ? "healthy" : "unhealthy",
+                queue.Description));
+            dependencies.Add(new DependencyHealth("spool", queue.Status.ToString().ToLowerInvariant(), queue.Description));
+        }
+        if (report.Entries.TryGetValue(DocumentStoreExtensions.HealthCheckName, out var store))
+        {
+            dependencies.Add(new DependencyHealth("document-store", store.Status.ToString().ToLowerInvariant(), store.Description));
+        }
+
+        // The worker writes a memory report every 10 s that expires after 30 s: no report, no live worker.
+        var workers = 0;
+        if (redis.IsConnected)
+        {
+            try
+            {
+                workers = (await memoryReports.ReadAsync(cancellationToken)).Count(r => r.Service == WorkerServiceName);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                workers = 0;
+            }
+        }
+        dependencies.Add(new DependencyHealth("worker", workers > 0 ? "healthy" : "unhealthy",
+            workers > 0 ? $"{workers} worker process(es) reported in the last {ProcessMemoryReporter.ReportLifetime.TotalSeconds:0} s." : "No worker has reported recently."));
+
+        var overall = dependencies.Any(d => d.Status == "unhealthy") ? "unhealthy" : dependencies.Any(d => d.Status == "degraded") ? "degraded" : "healthy";
+        return TypedResults.Ok(new HealthView(overall, dependencies));
+    }
+
+    private static ProblemHttpResult RedisUnavailable(Exception ex) =>
+        TypedResults.Problem($"Redis is not available: {ex.Message}", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Redis unavailable");
+}

@@ -1,0 +1,78 @@
+using System.Threading.Channels;
+using Notifications.Queue;
+using Notifications.Stores;
+
+namespace Api.Sending;
+
+/// <summary>
+/// Appends the Api's <c>Queued</c> events to the delivery log in the background: the log is a view of
+/// delivery, not its source of truth (the task is in Redis), so a request does not wait for one store
+/// write per task. Events are written in batches; the log orders them by time, so one that lands after
+/// the worker's <c>Sending</c> does not move a task backwards.
+/// </summary>
+public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProvider time, ILogger<DeliveryLogWriter> logger) : BackgroundService
+{
+    private const int BatchSize = 500;
+    private readonly Channel<DeliveryEvent> _events = Channel.CreateUnbounded<DeliveryEvent>(new UnboundedChannelOptions { SingleReader = true });
+
+    public void Queued(IReadOnlyList<NotificationRequest> requests, IReadOnlyList<EnqueueResult> results)
+    {
+        var now = time.GetUtcNow();
+        for (var i = 0; i < requests.Count; i++)
+        {
+            if (results[i].Duplicate)
+            {
+                continue;
+            }
+            var request = requests[i];
+            var recipient = (request.Type == Notifications.Tasks.NotificationType.Sms ? request.Data.Phone : request.Data.Email) ?? "";
+            _events.Writer.TryWrite(new DeliveryEvent(results[i].TaskId, DeliveryStatus.Queued, now, request.Type, recipient)
+            {
+                BatchId = request.Correlation?.BatchId,
+                SubmissionId = request.Correlation?.SubmissionId,
+                StudentId = request.Correlation?.StudentId,
+            });
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<DeliveryEvent>(BatchSize);
+        // Not stopped by the token: the writer drains what is left once the channel completes at shutdown.
+        while (await _events.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            while (batch.Count < BatchSize && _events.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
+            try
+            {
+                await deliveryLog.AppendManyAsync(batch, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogAppendFailed(logger, batch.Count, ex);
+            }
+            batch.Clear();
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _events.Writer.TryComplete();
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until every event written so far is in the log (tests and the benchmark).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        while (_events.Reader.Count > 0)
+        {
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+        await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not log {Count} queued events; the tasks are queued regardless")]
+    private static partial void LogAppendFailed(ILogger logger, int count, Exception exception);
+}

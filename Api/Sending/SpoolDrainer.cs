@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Api.Sending;
+
+/// <summary>
+/// Moves spooled notifications into Redis once it answers again, oldest file first. A file is deleted
+/// only after its tasks are queued; the idempotency keys make a second drain of the same file harmless.
+/// </summary>
+public sealed partial class SpoolDrainer(
+    NotificationSpool spool, NotificationDispatcher dispatcher, DeliveryLogWriter deliveryLog, IConnectionMultiplexer redis,
+    IOptions<SpoolOptions> options, ILogger<SpoolDrainer> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.DrainInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            if (redis.IsConnected)
+            {
+                await DrainAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <returns>How many files were drained.</returns>
+    public async Task<int> DrainAsync(CancellationToken cancellationToken)
+    {
+        var drained = 0;
+        foreach (var file in spool.List())
+        {
+            try
+            {
+                var requests = await NotificationSpool.ReadAsync(file, cancellationToken).ConfigureAwait(false);
+                var results = await dispatcher.EnqueueAsync(requests).ConfigureAwait(false);
+                deliveryLog.Queued(requests, results);
+                File.Delete(file);
+                drained++;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Redis went away again: keep the file, and the rest, for the next tick.
+                LogDrainPaused(logger, ex.Message);
+                break;
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or Notifications.Queue.InvalidNotificationException)
+            {
+                // Not a file this Api wrote whole; keep it aside for a person rather than retry it forever.
+                LogUnreadable(logger, file, ex);
+                File.Move(file, file + ".unreadable", overwrite: true);
+            }
+        }
+        if (drained > 0)
+        {
+            LogDrained(logger, drained);
+        }
+        return drained;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Drained {Count} spooled requests into the queue")]
+    private static partial void LogDrained(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Spool drain paused: {Reason}")]
+    private static partial void LogDrainPaused(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Spooled file {File} cannot be read; moved aside")]
+    private static partial void LogUnreadable(ILogger logger, string file, Exception exception);
+}

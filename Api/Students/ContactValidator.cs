@@ -1,0 +1,78 @@
+using System.Net.Mail;
+using Microsoft.Extensions.Options;
+using Notifications.Stores;
+using PhoneNumbers;
+
+namespace Api.Students;
+
+/// <summary>Normalises phone numbers to E.164 (libphonenumber) and checks email addresses.</summary>
+public sealed class ContactValidator(IOptions<ValidationOptions> options)
+{
+    private static readonly PhoneNumberUtil s_phones = PhoneNumberUtil.GetInstance();
+    private readonly string _region = options.Value.DefaultRegion;
+
+    public static bool IsKnownRegion(string region) => s_phones.GetSupportedRegions().Contains(region);
+
+    /// <returns>The E.164 number, or null with the reason.</returns>
+    public string? NormalizePhone(string? raw, out string? reason)
+    {
+        reason = null;
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            reason = "is required.";
+            return null;
+        }
+        try
+        {
+            var number = s_phones.Parse(raw.Trim(), _region);
+            if (!s_phones.IsValidNumber(number))
+            {
+                reason = "is not a valid phone number.";
+                return null;
+            }
+            return s_phones.Format(number, PhoneNumberFormat.E164);
+        }
+        catch (NumberParseException)
+        {
+            reason = "is not a phone number.";
+            return null;
+        }
+    }
+
+    /// <returns>The trimmed address, or null with the reason.</returns>
+    public static string? NormalizeEmail(string? raw, out string? reason)
+    {
+        reason = null;
+        var email = raw?.Trim();
+        if (string.IsNullOrEmpty(email))
+        {
+            reason = "is required.";
+            return null;
+        }
+        if (email.Length > FieldLimits.Email)
+        {
+            reason = $"is longer than {FieldLimits.Email} characters.";
+            return null;
+        }
+        // MailAddress accepts display names and comments; only a bare address that reads back unchanged passes.
+        if (!MailAddress.TryCreate(email, out var address) || address.Address != email || address.Host.IndexOf('.', StringComparison.Ordinal) < 1
+            || address.Host.EndsWith('.'))
+        {
+            reason = "is not an email address.";
+            return null;
+        }
+        return email;
+    }
+}
+
+/// <summary>
+/// Values that a spreadsheet would run as a formula (CSV injection) get a leading apostrophe wherever
+/// this Api shows uploaded data again, such as the row report.
+/// </summary>
+public static class SpreadsheetText
+{
+    private static readonly char[] s_formulaStarts = ['=', '+', '-', '@', '\t', '\r'];
+
+    public static string Neutralize(string value) =>
+        value.Length > 0 && Array.IndexOf(s_formulaStarts, value[0]) >= 0 ? "'" + value : value;
+}

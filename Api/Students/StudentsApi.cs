@@ -1,0 +1,240 @@
+using Api.Auth;
+using Api.Caching;
+using Api.Idempotency;
+using Api.Sending;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Notifications.Queue;
+using Notifications.Stores;
+using Notifications.Tasks;
+using Notifications.Templates;
+
+namespace Api.Students;
+
+public sealed record RowProblem(int Row, string Field, string Reason);
+
+public sealed record UploadReport(int Imported, int Updated, IReadOnlyList<RowProblem> Rejected, int NotificationsQueued, string StatusUrl);
+
+public sealed record StudentView(string Id, string RollNumber, string Name, string Email, string Phone, string? BatchId, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static StudentView From(Student s) => new(s.Id, s.RollNumber, s.Name, s.Email, s.Phone, s.BatchId, s.CreatedAt, s.UpdatedAt);
+}
+
+/// <summary>A page of a listing; <see cref="Page"/> counts from 1.</summary>
+public sealed record PagedList<T>(IReadOnlyList<T> Items, long Total, int Page, int PageSize);
+
+public static class Paging
+{
+    public const int DefaultPageSize = 50;
+
+    public static PageRequest ToRequest(int? page, int? pageSize)
+    {
+        var p = page ?? 1;
+        var size = pageSize ?? DefaultPageSize;
+        if (p < 1)
+        {
+            throw new InvalidFieldException("page", "must be 1 or more.");
+        }
+        if (size is < 1 or > PageRequest.MaxLimit)
+        {
+            throw new InvalidFieldException("pageSize", $"must be between 1 and {PageRequest.MaxLimit}.");
+        }
+        return new PageRequest((p - 1) * size, size);
+    }
+}
+
+public static class StudentsApi
+{
+    public static IEndpointRouteBuilder MapStudentsApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/students").WithTags("Students").RequireAuthorization(AuthPolicies.Staff);
+
+        group.MapPost("/upload", UploadAsync)
+            .Accepts<IFormFile>("multipart/form-data")
+            .WithSummary("Upload a CSV or XLSX student list (name, email, phone, roll number, batch); queues a welcome SMS and email per student.");
+        group.MapGet("/", ListAsync).WithSummary("Students by roll number, paged (page from 1).");
+        group.MapGet("/{id}", GetAsync).WithSummary("One student.");
+        return routes;
+    }
+
+    internal static async Task<Results<Accepted<UploadReport>, ProblemHttpResult>> UploadAsync(
+        HttpContext context, IOptions<UploadLimits> limits, ContactValidator contacts, IStudentStore students,
+        NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, IdempotentResponses responses,
+        CancellationToken cancellationToken)
+    {
+        var idempotencyKey = IdempotencyKeys.FromRequest(context, "students-upload");
+        if (await responses.FindAsync<UploadReport>(idempotencyKey) is { } earlier)
+        {
+            return TypedResults.Accepted(earlier.StatusUrl, earlier);
+        }
+
+        var maxBytes = limits.Value.MaxBytes;
+        if (context.Request.ContentLength > maxBytes + 64 * 1024)
+        {
+            return FileTooLarge(maxBytes);
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            // Room for the multipart envelope around a file of the allowed size.
+            bodyLimit.MaxRequestBodySize = maxBytes + 64 * 1024;
+        }
+        if (!context.Request.HasFormContentType)
+        {
+            return TypedResults.Problem("Send the file as multipart/form-data in a field named 'file'.", statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+        var form = await context.Request.ReadFormAsync(cancellationToken);
+        var file = form.Files.GetFile("file");
+        if (file is null)
+        {
+            return TypedResults.Problem("The form has no field named 'file'.", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (file.Length > maxBytes)
+        {
+            return FileTooLarge(maxBytes);
+        }
+        if (file.Length == 0)
+        {
+            return TypedResults.Problem("The file is empty.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        await using var content = file.OpenReadStream();
+        var (header, rows) = StudentSheet.Read(content, file.FileName, limits.Value);
+        var columns = StudentColumns.Locate(header);
+        var (upserts, rejected) = ValidateRows(rows, columns, contacts);
+
+        var counts = await students.UpsertManyAsync(upserts, cancellationToken);
+        if (counts.Inserted + counts.Updated > 0)
+        {
+            await cache.InvalidateAsync(CacheKeys.StudentsList, cancellationToken);
+        }
+
+        var notifications = new List<NotificationRequest>(upserts.Count * 2);
+        foreach (var student in upserts)
+        {
+            notifications.AddRange(Welcome(templates, student));
+        }
+        var dispatched = await dispatcher.DispatchAsync(notifications, cancellationToken);
+
+        var batches = upserts.Select(s => s.BatchId).Distinct().ToList();
+        var statusUrl = batches is [{ } onlyBatch] ? $"/api/notifications?batchId={Uri.EscapeDataString(onlyBatch)}" : "/api/students";
+        var report = new UploadReport(counts.Inserted, counts.Updated, rejected, notifications.Count, statusUrl);
+        await responses.SaveAsync(idempotencyKey, report);
+        return TypedResults.Accepted(statusUrl, report);
+    }
+
+    internal static (List<StudentUpsert> Valid, List<RowProblem> Rejected) ValidateRows(
+        IReadOnlyList<SheetRow> rows, Dictionary<string, int> columns, ContactValidator contacts)
+    {
+        var valid = new List<StudentUpsert>(rows.Count);
+        var rejected = new List<RowProblem>();
+        var firstRowOfRoll = new Dictionary<string, int>(StringComparer.Ordinal);
+        columns.TryGetValue(StudentColumns.Batch, out var batchColumn);
+        var hasBatch = columns.ContainsKey(StudentColumns.Batch);
+
+        foreach (var row in rows)
+        {
+            string? Cell(string column) => columns[column] < row.Cells.Length ? row.Cells[columns[column]]?.Trim() : null;
+            var problems = new List<RowProblem>();
+            void Reject(string field, string reason, string? value) =>
+                problems.Add(new RowProblem(row.Row, field, value is null ? reason : $"{reason} Value: {SpreadsheetText.Neutralize(value)}"));
+
+            var name = Cell(StudentColumns.Name);
+            if (string.IsNullOrEmpty(name))
+            {
+                Reject(StudentColumns.Name, "is required.", null);
+            }
+            else if (name.Length > FieldLimits.Name)
+            {
+                Reject(StudentColumns.Name, $"is longer than {FieldLimits.Name} characters.", null);
+            }
+
+            var rawEmail = Cell(StudentColumns.Email);
+            var email = ContactValidator.NormalizeEmail(rawEmail, out var emailReason);
+            if (email is null)
+            {
+                Reject(StudentColumns.Email, emailReason!, string.IsNullOrEmpty(rawEmail) ? null : rawEmail);
+            }
+
+            var rawPhone = Cell(StudentColumns.Phone);
+            var phone = contacts.NormalizePhone(rawPhone, out var phoneReason);
+            if (phone is null)
+            {
+                Reject(StudentColumns.Phone, phoneReason!, string.IsNullOrEmpty(rawPhone) ? null : rawPhone);
+            }
+
+            var roll = Cell(StudentColumns.RollNumber);
+            if (string.IsNullOrEmpty(roll))
+            {
+                Reject(StudentColumns.RollNumber, "is required.", null);
+            }
+            else if (roll.Length > FieldLimits.RollNumber)
+            {
+                Reject(StudentColumns.RollNumber, $"is longer than {FieldLimits.RollNumber} characters.", null);
+            }
+            else if (firstRowOfRoll.TryGetValue(roll, out var firstRow))
+            {
+                Reject(StudentColumns.RollNumber, $"repeats row {firstRow}.", roll);
+            }
+
+            var batch = hasBatch && batchColumn < row.Cells.Length ? row.Cells[batchColumn]?.Trim() : null;
+            if (batch is { Length: > FieldLimits.Id })
+            {
+                Reject(StudentColumns.Batch, $"is longer than {FieldLimits.Id} characters.", null);
+            }
+
+            if (problems.Count > 0)
+            {
+                rejected.AddRange(problems);
+                continue;
+            }
+            firstRowOfRoll[roll!] = row.Row;
+            valid.Add(new StudentUpsert(roll!, name!, email!, phone!, string.IsNullOrEmpty(batch) ? null : batch));
+        }
+        return (valid, rejected);
+    }
+
+    private static NotificationRequest[] Welcome(NotificationTemplates templates, StudentUpsert student)
+    {
+        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber };
+        var sms = templates.Render(TemplateNames.Welcome, NotificationType.Sms, model);
+        var email = templates.Render(TemplateNames.Welcome, NotificationType.Email, model);
+        var correlation = new Correlation { BatchId = student.BatchId };
+        // One welcome per student and channel: uploading the same list again within the queue's
+        // idempotency window does not welcome anyone twice.
+        return
+        [
+            NotificationRequest.Sms(student.Phone, sms.TextBody, NotificationPriority.Bulk) with
+            {
+                IdempotencyKey = $"welcome:{student.RollNumber}:sms", Correlation = correlation,
+            },
+            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody, NotificationPriority.Bulk) with
+            {
+                IdempotencyKey = $"welcome:{student.RollNumber}:email", Correlation = correlation,
+            },
+        ];
+    }
+
+    private static ProblemHttpResult FileTooLarge(long maxBytes) =>
+        TypedResults.Problem($"The file is larger than {maxBytes / (1024 * 1024)} MB.", statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    internal static async Task<Ok<PagedList<StudentView>>> ListAsync(int? page, int? pageSize, IStudentStore students,
+        ApiCache cache, IOptions<ApiCacheOptions> cacheOptions, CancellationToken cancellationToken)
+    {
+        var request = Paging.ToRequest(page, pageSize);
+        async Task<PagedList<StudentView>> Load(CancellationToken ct)
+        {
+            var loaded = await students.ListAsync(request, ct);
+            return new PagedList<StudentView>([.. loaded.Items.Select(StudentView.From)], loaded.Total, page ?? 1, request.Limit);
+        }
+        // Only the default first page is cached (see CacheKeys).
+        var isFirstPage = request.Offset == 0 && request.Limit == Paging.DefaultPageSize;
+        var list = isFirstPage
+            ? await cache.GetOrLoadAsync(CacheKeys.StudentsList, cacheOptions.Value.StudentsListTtl, Load, cancellationToken)
+            : await Load(cancellationToken);
+        return TypedResults.Ok(list);
+    }
+
+    internal static async Task<Ok<StudentView>> GetAsync(string id, IStudentStore students, CancellationToken cancellationToken) =>
+        TypedResults.Ok(StudentView.From(await students.GetAsync(id, cancellationToken)));
+}

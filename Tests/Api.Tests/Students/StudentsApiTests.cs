@@ -1,0 +1,262 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Api.Students;
+using Api.Tests.Infrastructure;
+using Notifications.Stores;
+
+namespace Api.Tests.Students;
+
+public sealed class StudentsApiTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Upload_ReturnsCountsAndQueuesWelcomes_WhenCsvIsValid()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(3)), Ct);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var report = await ApiTestHost.ReadAsync<UploadReport>(response);
+        Assert.Equal(3, report.Imported);
+        Assert.Equal(0, report.Updated);
+        Assert.Empty(report.Rejected);
+        Assert.Equal(6, report.NotificationsQueued);
+        Assert.Equal("/api/notifications?batchId=B1", report.StatusUrl);
+        var stats = await host.QueueStatsAsync();
+        Assert.Equal(6, stats.Lanes.Single(l => l.Priority == Notifications.Tasks.NotificationPriority.Bulk).Pending);
+        var stored = await host.Service<IStudentStore>().GetByRollNumberAsync("R00001", Ct);
+        Assert.Equal("+919876500001", stored.Phone);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsRowReport_WhenPhoneIsInvalid()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var csv = Uploads.Header + "\nGood,good@example.edu,9876543210,R1,B1\nBad,bad@example.edu,12345,R2,B1\n";
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(csv), Ct);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var report = await ApiTestHost.ReadAsync<UploadReport>(response);
+        Assert.Equal(1, report.Imported);
+        var problem = Assert.Single(report.Rejected);
+        Assert.Equal(new RowProblem(3, "phone", problem.Reason), problem);
+        Assert.Equal(2, report.NotificationsQueued);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsRowReport_WhenEmailIsInvalid()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var csv = Uploads.Header + "\nA,not-an-email,9876543210,R1,B1\nB,b@example.edu,9876543211,R2,B1\nC,\"Name <c@example.edu>\",9876543212,R3,B1\n";
+        var report = await ApiTestHost.ReadAsync<UploadReport>(await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(csv), Ct));
+
+        Assert.Equal(1, report.Imported);
+        Assert.Equal([2, 4], report.Rejected.Select(r => r.Row));
+        Assert.All(report.Rejected, r => Assert.Equal("email", r.Field));
+    }
+
+    [Fact]
+    public async Task Upload_NeutralizesFormulas_InRowReport()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var csv = Uploads.Header + "\nA,=1+2,9876543210,R1,B1\nB,b@example.edu,@SUM(A1),R2,B1\n";
+        var report = await ApiTestHost.ReadAsync<UploadReport>(await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(csv), Ct));
+
+        Assert.Equal(["is not an email address. Value: '=1+2", "is not a phone number. Value: '@SUM(A1)"], report.Rejected.Select(r => r.Reason));
+    }
+
+    [Fact]
+    public async Task Upload_RejectsRepeatedRollNumber_AndKeepsTheFirst()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var csv = Uploads.Header + "\nA,a@example.edu,9876543210,R1,\nB,b@example.edu,9876543211,R1,\n";
+        var report = await ApiTestHost.ReadAsync<UploadReport>(await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(csv), Ct));
+
+        Assert.Equal(1, report.Imported);
+        Assert.Equal("roll number", Assert.Single(report.Rejected).Field);
+        Assert.Equal("/api/students", report.StatusUrl);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsAccepted_WhenXlsxIsValid()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var xlsx = Uploads.Xlsx(
+        [
+            new Dictionary<string, object> { ["Name"] = "Asha", ["Email"] = "asha@example.edu", ["Phone"] = 9876543210L, ["Roll Number"] = "X1", ["Batch"] = "B2" },
+            new Dictionary<string, object> { ["Name"] = "Ravi", ["Email"] = "ravi@example.edu", ["Phone"] = "+91 98765 43211", ["Roll Number"] = "X2", ["Batch"] = "B2" },
+        ]);
+        var response = await host.Staff().PostAsync("/api/students/upload",
+            Uploads.File(xlsx, "students.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), Ct);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var report = await ApiTestHost.ReadAsync<UploadReport>(response);
+        Assert.Equal(2, report.Imported);
+        Assert.Empty(report.Rejected);
+        Assert.Equal("+919876543210", (await host.Service<IStudentStore>().GetByRollNumberAsync("X1", Ct)).Phone);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenXlsxIsMalformed()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var broken = new byte[] { 0x50, 0x4B, 0x03, 0x04, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.File(broken, "students.xlsx", "application/octet-stream"), Ct);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("XLSX", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenFileIsNamedXlsxButIsText()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.File("name,email"u8.ToArray(), "students.xlsx", "text/plain"), Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenCsvIsMalformed()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var csv = Uploads.Header + "\n\"Unclosed,a@example.edu,9876543210,R1,B1\nB,b@example.edu,9876543211,R2,B1\n";
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(csv), Ct);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(0, (await host.Service<IStudentStore>().ListAsync(new PageRequest(), Ct)).Total);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenCsvIsBinary()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.File([0, 1, 2, 0, 0, 5, 10, 0, 7], "students.csv", "text/csv"), Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenColumnsAreWrong()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv("name,mail address,telephone\nA,a@example.edu,9876543210\n"), Ct);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("missing", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenThereAreTooManyColumns()
+    {
+        await using var host = await ApiTestHost.StartAsync(s => s["Upload:MaxColumns"] = "6");
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Header + ",a,b,c\n"), Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenFileIsEmpty()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(""), Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsBadRequest_WhenFileFieldIsMissing()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        using var form = new MultipartFormDataContent { { new StringContent("x"), "other" } };
+        var response = await host.Staff().PostAsync("/api/students/upload", form, Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsUnsupportedMediaType_WhenBodyIsNotMultipart()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", new StringContent(Uploads.Rows(1), Encoding.UTF8, "text/csv"), Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsPayloadTooLarge_WhenFileIsOverTheLimit()
+    {
+        await using var host = await ApiTestHost.StartAsync(s => s["Upload:MaxBytes"] = "1024");
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(200)), Ct);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(0, (await host.QueueStatsAsync()).Pending);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsPayloadTooLarge_WhenRowsAreOverTheLimit()
+    {
+        await using var host = await ApiTestHost.StartAsync(s => s["Upload:MaxRows"] = "10");
+        var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(11)), Ct);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public void MaxFileBytes_Is20Megabytes()
+    {
+        Assert.Equal(20 * 1024 * 1024, UploadLimits.MaxFileBytes);
+    }
+
+    [Fact]
+    public async Task Upload_ReturnsSameReportAndQueuesOnce_WhenRetriedWithIdempotencyKey()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var client = host.Staff();
+        client.DefaultRequestHeaders.Add("Idempotency-Key", "upload-1");
+
+        var first = await ApiTestHost.ReadAsync<UploadReport>(await client.PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(2)), Ct));
+        var second = await ApiTestHost.ReadAsync<UploadReport>(await client.PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(2)), Ct));
+
+        Assert.Equal(JsonSerializer.Serialize(first), JsonSerializer.Serialize(second));
+        Assert.Equal(4, (await host.QueueStatsAsync()).Counters.Enqueued);
+    }
+
+    [Fact]
+    public async Task Upload_CountsUpdates_WhenRollNumbersExist()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(2)), Ct);
+        var report = await ApiTestHost.ReadAsync<UploadReport>(await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(3)), Ct));
+
+        Assert.Equal(1, report.Imported);
+        Assert.Equal(2, report.Updated);
+        // Welcomes are keyed per roll number and channel: the two known students are not welcomed again.
+        Assert.Equal(6, (await host.QueueStatsAsync()).Counters.Enqueued);
+    }
+
+    [Fact]
+    public async Task List_ReturnsStudentsPaged()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(5)), Ct);
+
+        var page = await ApiTestHost.ReadAsync<PagedList<StudentView>>(await host.Staff().GetAsync("/api/students?page=2&pageSize=2", Ct));
+        Assert.Equal(5, page.Total);
+        Assert.Equal(["R00002", "R00003"], page.Items.Select(s => s.RollNumber));
+    }
+
+    [Fact]
+    public async Task List_ReturnsBadRequest_WhenPageIsZero()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students?page=0", Ct), HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students?pageSize=100000", Ct), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Get_ReturnsStudent_AndNotFoundForUnknownId()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+
+        var found = await ApiTestHost.ReadAsync<StudentView>(await host.Staff().GetAsync($"/api/students/{student.Id}", Ct));
+        Assert.Equal(student.RollNumber, found.RollNumber);
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students/nope", Ct), HttpStatusCode.NotFound);
+    }
+}
