@@ -15,8 +15,9 @@ using Web.Dashboard.Security;
 namespace Web.Dashboard.Tests.EndToEnd;
 
 /// <summary>
-/// The whole AppHost (Api, worker, dashboard, embedded Redis-protocol server and store) started for one
-/// test, with a known dashboard password, a known token secret and a pending-task threshold of 1.
+/// The AppHost (Api, dashboard, embedded Redis-protocol server and store) started for one test, with a
+/// known dashboard password, a known token secret and a pending-task threshold of 1. The worker is
+/// left unstarted, so that queued tasks stay pending long enough to be seen.
 /// </summary>
 internal sealed class RunningSystem : IAsyncDisposable
 {
@@ -25,7 +26,7 @@ internal sealed class RunningSystem : IAsyncDisposable
     public const string TokenSecret = "e2e-shared-token-secret-0123456789abcdefghijkl";
     public const string QueueName = QueueOptions.DefaultName;
 
-    private static readonly string[] s_resources = ["redis", "documents", "api", "notification-worker", "web-dashboard"];
+    private static readonly string[] s_resources = ["redis", "documents", "api", "web-dashboard"];
 
     private readonly DistributedApplication _app;
     private readonly IHost _queueClient;
@@ -54,6 +55,8 @@ internal sealed class RunningSystem : IAsyncDisposable
         // One pending task is already "too many", so the alert shows as soon as tasks wait.
         appHost.CreateResourceBuilder<ProjectResource>("api")
             .WithEnvironment("Monitoring__Thresholds__PendingTasks", "1");
+        // A running worker would send the queued tasks within milliseconds (outbox provider).
+        appHost.CreateResourceBuilder<ProjectResource>("notification-worker").WithExplicitStart();
 
         var app = await appHost.BuildAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
@@ -83,14 +86,6 @@ internal sealed class RunningSystem : IAsyncDisposable
         using var api = CreateStaffApiClient();
         using var response = await api.GetAsync("/api/monitoring/queue", cancellationToken);
         return response.StatusCode != HttpStatusCode.NotFound;
-    }
-
-    /// <summary>Stops the worker so that queued tasks stay pending long enough to be seen.</summary>
-    public async Task StopWorkerAsync(CancellationToken cancellationToken)
-    {
-        var result = await _app.ResourceCommands.ExecuteCommandAsync("notification-worker", KnownResourceCommands.StopCommand, cancellationToken);
-        Assert.True(result.Success, result.Message);
-        await _app.ResourceNotifications.WaitForResourceAsync("notification-worker", KnownResourceStates.TerminalStates, cancellationToken);
     }
 
     /// <summary>
