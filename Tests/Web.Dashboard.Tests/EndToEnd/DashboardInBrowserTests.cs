@@ -14,40 +14,12 @@ public sealed class DashboardInBrowserTests
     private static readonly string s_screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
     [Fact]
-    public async Task Staff_SignIn_SeeQueueDepthRiseAndTheAlert_AndRetryADeadLetterOffTheList()
+    public async Task Staff_SignIn_SeeQueueDepthRise_AndRetryADeadLetterOffTheList()
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        cts.CancelAfter(s_timeout);
-        var ct = cts.Token;
-        Assert.True(File.Exists(Chromium), $"The end-to-end test drives Debian's Chromium at {Chromium}; install the chromium package.");
-
-        await using var system = await RunningSystem.StartAsync(ct);
-        if (!await system.ApiServesMonitoringAsync(ct))
-        {
-            Assert.Skip("The Api answers 404 on /api/monitoring/queue: its monitoring and dead-letter endpoints are not there yet.");
-        }
-
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            Headless = true,
-            ExecutablePath = Chromium,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1000 } });
-        page.SetDefaultTimeout(60_000);
-        Assertions.SetDefaultExpectTimeout(60_000);
-
-        // Without a session, the overview sends the browser to the sign-in page and shows no data.
-        await page.GotoAsync(new Uri(system.DashboardAddress, "/").ToString());
-        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login"));
-        Assert.Equal(0, await page.Locator("[data-total='pending']").CountAsync());
-        await page.FillAsync("#user-name", RunningSystem.StaffUser);
-        await page.FillAsync("#password", RunningSystem.StaffPassword);
-        await page.ClickAsync("button[type=submit]");
+        await using var run = await BrowserRun.StartAsync();
+        var (system, page, ct) = (run.System, run.Page, run.CancellationToken);
 
         var pendingTotal = page.Locator("[data-total='pending']");
-        await Assertions.Expect(pendingTotal).ToBeVisibleAsync();
         var before = ReadCount(await pendingTotal.TextContentAsync());
         await ScreenshotAsync(page, "01-overview-signed-in");
 
@@ -59,9 +31,7 @@ public sealed class DashboardInBrowserTests
         await page.WaitForFunctionAsync(
             "expected => Number((document.querySelector(\"[data-total='pending']\")?.textContent ?? '').replace(/,/g, '')) >= expected",
             before + queued);
-        await Assertions.Expect(page.Locator(".alert-banner")).ToBeVisibleAsync(new() { Timeout = 120_000 });
-        await Assertions.Expect(page.Locator("[data-metric='pending']")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("level-(amber|red)"));
-        await ScreenshotAsync(page, "02-overview-depth-rose-and-alert");
+        await ScreenshotAsync(page, "02-overview-depth-rose");
 
         var deadLetterId = await system.AddDeadLetterAsync("+15550109999", "BulkSMS 400: the number is not a mobile number");
         await page.ClickAsync("nav >> text=Dead letters");
@@ -75,6 +45,100 @@ public sealed class DashboardInBrowserTests
         await Assertions.Expect(row).ToHaveCountAsync(0);
         await Assertions.Expect(page.Locator(".notice")).ToContainTextAsync("back in the queue");
         await ScreenshotAsync(page, "04-dead-letter-retried");
+    }
+
+    [Fact]
+    public async Task Overview_ShowsTheAlert_WhenPendingTasksCrossALowThreshold()
+    {
+        await using var run = await BrowserRun.StartAsync();
+        var (system, page, ct) = (run.System, run.Page, run.CancellationToken);
+        using (var api = system.CreateStaffApiClient())
+        using (var alerts = await api.GetAsync("/api/monitoring/alerts", ct))
+        {
+            if ((int)alerts.StatusCode >= 500)
+            {
+                Assert.Skip($"The Api answers {(int)alerts.StatusCode} on /api/monitoring/alerts, so no alert can show; the dashboard shows that error instead.");
+            }
+        }
+
+        await system.Queue.EnqueueManyAsync([NotificationRequest.Sms("+15550100001", "E2E alert 1"), NotificationRequest.Sms("+15550100002", "E2E alert 2")], ct);
+
+        await Assertions.Expect(page.Locator(".alert-banner")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-metric='pending']")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("level-red"));
+        await ScreenshotAsync(page, "05-overview-alert");
+    }
+
+    /// <summary>The running system and a signed-in Chromium page on its overview, for one test.</summary>
+    private sealed class BrowserRun : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _timeout;
+        private readonly IPlaywright _playwright;
+        private readonly IBrowser _browser;
+
+        private BrowserRun(CancellationTokenSource timeout, RunningSystem system, IPlaywright playwright, IBrowser browser, IPage page)
+        {
+            _timeout = timeout;
+            System = system;
+            _playwright = playwright;
+            _browser = browser;
+            Page = page;
+        }
+
+        public RunningSystem System { get; }
+
+        public IPage Page { get; }
+
+        public CancellationToken CancellationToken => _timeout.Token;
+
+        public static async Task<BrowserRun> StartAsync()
+        {
+            Assert.True(File.Exists(Chromium), $"The end-to-end test drives Debian's Chromium at {Chromium}; install the chromium package.");
+            var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(s_timeout);
+            var system = await RunningSystem.StartAsync(timeout.Token);
+            var playwright = await Playwright.CreateAsync();
+            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                Headless = true,
+                ExecutablePath = Chromium,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            });
+            var run = new BrowserRun(timeout, system, playwright, browser,
+                await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1000 } }));
+            try
+            {
+                await SignInAsync(run.Page, system);
+                return run;
+            }
+            catch
+            {
+                await run.DisposeAsync();
+                throw;
+            }
+        }
+
+        private static async Task SignInAsync(IPage page, RunningSystem system)
+        {
+            page.SetDefaultTimeout(60_000);
+            Assertions.SetDefaultExpectTimeout(60_000);
+
+            // Without a session, the overview sends the browser to the sign-in page and shows no data.
+            await page.GotoAsync(new Uri(system.DashboardAddress, "/").ToString());
+            await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login"));
+            Assert.Equal(0, await page.Locator("[data-total='pending']").CountAsync());
+            await page.FillAsync("#user-name", RunningSystem.StaffUser);
+            await page.FillAsync("#password", RunningSystem.StaffPassword);
+            await page.ClickAsync("button[type=submit]");
+            await Assertions.Expect(page.Locator("[data-total='pending']")).ToBeVisibleAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _browser.DisposeAsync();
+            _playwright.Dispose();
+            await System.DisposeAsync();
+            _timeout.Dispose();
+        }
     }
 
     private static long ReadCount(string? text) => long.Parse((text ?? "0").Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture);

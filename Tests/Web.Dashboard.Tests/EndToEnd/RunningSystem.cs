@@ -15,7 +15,7 @@ using Web.Dashboard.Security;
 namespace Web.Dashboard.Tests.EndToEnd;
 
 /// <summary>
-/// The AppHost (Api, dashboard, embedded Redis-protocol server and store) started for one test, with a
+/// The AppHost (Api, dashboard, Debian's redis-server as an existing server, embedded store) started for one test, with a
 /// known dashboard password, a known token secret and a pending-task threshold of 1. The worker is
 /// left unstarted, so that queued tasks stay pending long enough to be seen.
 /// </summary>
@@ -28,11 +28,13 @@ internal sealed class RunningSystem : IAsyncDisposable
 
     private static readonly string[] s_resources = ["redis", "documents", "api", "web-dashboard"];
 
+    private readonly DebianRedisServer _redisServer;
     private readonly DistributedApplication _app;
     private readonly IHost _queueClient;
 
-    private RunningSystem(DistributedApplication app, IHost queueClient)
+    private RunningSystem(DebianRedisServer redisServer, DistributedApplication app, IHost queueClient)
     {
+        _redisServer = redisServer;
         _app = app;
         _queueClient = queueClient;
     }
@@ -45,31 +47,47 @@ internal sealed class RunningSystem : IAsyncDisposable
 
     public static async Task<RunningSystem> StartAsync(CancellationToken cancellationToken)
     {
-        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-        [
-            $"Backends:EmbeddedDataDirectory={Directory.CreateTempSubdirectory("dashboard-e2e-").FullName}",
-            $"Parameters:dashboard-password={StaffPassword}",
-            $"Parameters:jwt-secret-key={TokenSecret}",
-        ], cancellationToken);
-        appHost.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Information));
-        // One pending task is already "too many", so the alert shows as soon as tasks wait.
-        appHost.CreateResourceBuilder<ProjectResource>("api")
-            .WithEnvironment("Monitoring__Thresholds__PendingTasks", "1");
-        // A running worker would send the queued tasks within milliseconds (outbox provider).
-        appHost.CreateResourceBuilder<ProjectResource>("notification-worker").WithExplicitStart();
-
-        var app = await appHost.BuildAsync(cancellationToken);
-        await app.StartAsync(cancellationToken);
-        foreach (var resource in s_resources)
+        var redisServer = await DebianRedisServer.StartAsync(cancellationToken);
+        DistributedApplication? app = null;
+        try
         {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
-        }
+            var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            [
+                $"Backends:EmbeddedDataDirectory={Directory.CreateTempSubdirectory("dashboard-e2e-").FullName}",
+                $"ConnectionStrings:redis=127.0.0.1:{redisServer.Port}",
+                $"Parameters:dashboard-password={StaffPassword}",
+                $"Parameters:jwt-secret-key={TokenSecret}",
+            ], cancellationToken);
+            appHost.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Information));
+            // One pending task is already "too many", so the alert shows as soon as tasks wait.
+            appHost.CreateResourceBuilder<ProjectResource>("api")
+                .WithEnvironment("Monitoring__Thresholds__PendingTasks", "1");
+            // A running worker would send the queued tasks within milliseconds (outbox provider).
+            appHost.CreateResourceBuilder<ProjectResource>("notification-worker").WithExplicitStart();
 
-        var queueClient = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        var redis = await ConnectionMultiplexer.ConnectAsync((await app.GetConnectionStringAsync("redis", cancellationToken))!);
-        queueClient.Services.AddSingleton<IConnectionMultiplexer>(redis);
-        queueClient.AddNotificationQueue();
-        return new RunningSystem(app, queueClient.Build());
+            app = await appHost.BuildAsync(cancellationToken);
+            await app.StartAsync(cancellationToken);
+            foreach (var resource in s_resources)
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
+            }
+
+            var queueClient = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            var redis = await ConnectionMultiplexer.ConnectAsync((await app.GetConnectionStringAsync("redis", cancellationToken))!);
+            queueClient.Services.AddSingleton<IConnectionMultiplexer>(redis);
+            queueClient.AddNotificationQueue();
+            return new RunningSystem(redisServer, app, queueClient.Build());
+        }
+        catch
+        {
+            // Nothing owns the app and the server yet: stop them here, or they outlive the test.
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+            await redisServer.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>An Api client carrying a staff token minted with the shared secret, as the dashboard mints it.</summary>
@@ -123,5 +141,6 @@ internal sealed class RunningSystem : IAsyncDisposable
         await Queue.DisposeAsync();
         _queueClient.Dispose();
         await _app.DisposeAsync();
+        await _redisServer.DisposeAsync();
     }
 }
