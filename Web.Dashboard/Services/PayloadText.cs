@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Web.Dashboard.Services;
@@ -5,7 +6,8 @@ namespace Web.Dashboard.Services;
 /// <summary>A dead letter's payload as indented JSON, whether the Api sends it as an object or as the raw string.</summary>
 public static class PayloadText
 {
-    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
+    // Relaxed escaping shows "+1555..." rather than "\u002B1555...": the text is HTML-encoded when rendered.
+    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static string Format(JsonElement payload)
     {

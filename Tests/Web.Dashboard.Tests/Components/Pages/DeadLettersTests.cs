@@ -56,6 +56,7 @@ public sealed class DeadLettersTests : DashboardContext
         var payload = page.Find(".detail pre:not(.error-text)").TextContent;
         Assert.Contains("\"message\": \"Welcome\"", payload);
         Assert.Contains("\"retry_count\": 4", payload);
+        Assert.Contains("\"phone\": \"+15550000001\"", payload);
     }
 
     [Fact]
