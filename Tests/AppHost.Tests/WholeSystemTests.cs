@@ -15,7 +15,7 @@ public sealed class WholeSystemTests
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromMinutes(4);
 
     [Fact]
-    public async Task AppHost_BringsEveryResourceToHealthy_AndServesApiHealthAndDashboard()
+    public async Task AppHost_BringsEveryResourceToHealthy_AndServesApiHealthAndTheDashboardSignIn()
     {
         using var cts = new CancellationTokenSource(s_startTimeout);
         var ct = cts.Token;
@@ -37,9 +37,11 @@ public sealed class WholeSystemTests
         using var apiHealth = await api.GetAsync("/health", ct);
         Assert.Equal(HttpStatusCode.OK, apiHealth.StatusCode);
 
+        // The dashboard shows nothing before sign-in: its home page sends the visitor to the sign-in form.
         using var dashboard = app.CreateHttpClient("web-dashboard");
         using var home = await dashboard.GetAsync("/", ct);
         Assert.Equal(HttpStatusCode.OK, home.StatusCode);
-        Assert.Contains("Overview", await home.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal("/account/login", home.RequestMessage?.RequestUri?.AbsolutePath);
+        Assert.Contains("Sign in", await home.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
     }
 }
