@@ -46,36 +46,29 @@ public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliver
 
             case SendResult.TransientFailure transient:
                 var exhausted = RetrySchedule.IsExhausted(claimed.Attempt, task.MaxRetries);
-                await deliveryLog.AppendAsync(Event(task, exhausted ? DeliveryStatus.Dead : DeliveryStatus.Retrying, claimed.Attempt) with
-                {
-                    Provider = transient.Provider,
-                    Error = transient.Error,
-                }, cancellationToken);
-                if (exhausted)
-                {
-                    telemetry.RecordDeadLettered(transient.Provider, task.Type);
-                }
+                await LogFailureAsync(claimed, exhausted ? DeliveryStatus.Dead : DeliveryStatus.Retrying, transient.Provider, transient.Error, cancellationToken);
                 return HandlerResult.Retry(transient.Error, transient.RetryAfter);
 
             case SendResult.Deferred deferred:
-                await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Retrying, claimed.Attempt) with
-                {
-                    Provider = deferred.Provider,
-                    Error = deferred.Reason,
-                }, cancellationToken);
+                await LogFailureAsync(claimed, DeliveryStatus.Retrying, deferred.Provider, deferred.Reason, cancellationToken);
                 return HandlerResult.Postpone(deferred.Reason, deferred.RetryAfter);
 
             case SendResult.PermanentFailure permanent:
-                await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Dead, claimed.Attempt) with
-                {
-                    Provider = permanent.Provider,
-                    Error = permanent.Error,
-                }, cancellationToken);
-                telemetry.RecordDeadLettered(permanent.Provider, task.Type);
+                await LogFailureAsync(claimed, DeliveryStatus.Dead, permanent.Provider, permanent.Error, cancellationToken);
                 return HandlerResult.Permanent(permanent.Error);
 
             default:
                 throw new InvalidOperationException($"Unknown send result {result.GetType().Name}.");
+        }
+    }
+
+    /// <summary>Logs a failed or deferred attempt; a task given up on also counts as dead-lettered for its provider.</summary>
+    private async Task LogFailureAsync(ClaimedTask claimed, DeliveryStatus status, string provider, string error, CancellationToken cancellationToken)
+    {
+        await deliveryLog.AppendAsync(Event(claimed.Task, status, claimed.Attempt) with { Provider = provider, Error = error }, cancellationToken);
+        if (status == DeliveryStatus.Dead)
+        {
+            telemetry.RecordDeadLettered(provider, claimed.Task.Type);
         }
     }
 

@@ -41,31 +41,21 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         VALUES ($task_id, $status, $at, $attempt, $error, $provider_message_id);
         """;
 
-    public async Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default)
-    {
-        var input = StoreInput.Event(deliveryEvent);
-        using var activity = StoreTelemetry.StartSqlite("delivery_log.append");
-        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
-        using var transaction = connection.BeginTransaction();
-        using var append = connection.Command(AppendSql, transaction)
-            .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
-            .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
-            .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
-            .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored());
-        append.ExecuteNonQuery();
-        transaction.Commit();
-    }
+    public Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default) =>
+        WriteAsync([StoreInput.Event(deliveryEvent)], "delivery_log.append", cancellationToken);
 
-    public async Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default)
+    public Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default) =>
+        WriteAsync([.. deliveryEvents.Select(StoreInput.Event)], "delivery_log.append_many", cancellationToken);
+
+    /// <summary>One transaction for all the events: one commit instead of one per event.</summary>
+    private async Task WriteAsync(IReadOnlyList<DeliveryEvent> inputs, string operation, CancellationToken cancellationToken)
     {
-        var inputs = deliveryEvents.Select(StoreInput.Event).ToList();
         if (inputs.Count == 0)
         {
             return;
         }
-        using var activity = StoreTelemetry.StartSqlite("delivery_log.append_many");
+        using var activity = StoreTelemetry.StartSqlite(operation);
         await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
-        // One transaction for the lot: one commit instead of one per event.
         using var transaction = connection.BeginTransaction();
         foreach (var input in inputs)
         {
