@@ -47,7 +47,10 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     public Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default) =>
         WriteAsync([.. deliveryEvents.Select(StoreInput.Event)], "delivery_log.append_many", cancellationToken);
 
-    /// <summary>One transaction for all the events: one commit instead of one per event.</summary>
+    /// <summary>
+    /// One transaction for all the events, shared with other writes of this process (group commit):
+    /// the worker logs each send as it happens, and those single events commit together under load.
+    /// </summary>
     private async Task WriteAsync(IReadOnlyList<DeliveryEvent> inputs, string operation, CancellationToken cancellationToken)
     {
         if (inputs.Count == 0)
@@ -55,18 +58,19 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             return;
         }
         using var activity = StoreTelemetry.StartSqlite(operation);
-        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
-        using var transaction = connection.BeginTransaction();
-        foreach (var input in inputs)
+        await database.WriteInGroupAsync(writes =>
         {
-            using var append = connection.Command(AppendSql, transaction)
-                .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
-                .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
-                .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
-                .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored());
-            append.ExecuteNonQuery();
-        }
-        transaction.Commit();
+            foreach (var input in inputs)
+            {
+                writes.Command(AppendSql)
+                    .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
+                    .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
+                    .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
+                    .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored())
+                    .ExecuteNonQuery();
+            }
+            return inputs.Count;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default)

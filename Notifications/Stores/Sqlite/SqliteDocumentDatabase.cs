@@ -1,14 +1,17 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using SQLitePCL;
 
 namespace Notifications.Stores.Sqlite;
 
 /// <summary>
 /// The embedded system of record: one SQLite file that the Api and the worker processes open at once.
 /// WAL lets readers run beside the one writer; writers take the lock up front (<c>BEGIN IMMEDIATE</c>)
-/// and wait for each other through the busy timeout instead of failing.
+/// and wait for each other through the busy timeout instead of failing. Small writes of this process
+/// go through <see cref="WriteInGroupAsync"/> and share transactions.
 /// </summary>
-internal sealed class SqliteDocumentDatabase : IDocumentDatabase
+internal sealed class SqliteDocumentDatabase : IDocumentDatabase, IDisposable
 {
     private const int SchemaVersion = 1;
 
@@ -16,6 +19,11 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
     private readonly string _perConnectionPragmas;
 
     private readonly SemaphoreSlim _writeTurn = new(1, 1);
+    private readonly Lazy<SqliteGroupCommit> _groupCommit;
+
+    // Pooled connections keep their native handle: the per-connection pragmas run once per handle, not
+    // on every open (parsing them was a visible share of a small request's time).
+    private readonly ConditionalWeakTable<sqlite3, object> _configuredHandles = [];
 
     public SqliteDocumentDatabase(IOptions<DocumentStoreOptions> options)
     {
@@ -32,6 +40,7 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
         // on power loss, like MongoDB's default write concern between journal flushes; FULL would cost an
         // fsync per delivery-log event.
         _perConnectionPragmas = $"PRAGMA busy_timeout = {(int)settings.SqliteBusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;";
+        _groupCommit = new Lazy<SqliteGroupCommit>(() => new SqliteGroupCommit(this));
     }
 
     public DocumentStoreProvider Provider => DocumentStoreProvider.Sqlite;
@@ -44,9 +53,13 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            using var pragmas = connection.CreateCommand();
-            pragmas.CommandText = _perConnectionPragmas;
-            pragmas.ExecuteNonQuery();
+            if (!_configuredHandles.TryGetValue(connection.Handle!, out _))
+            {
+                using var pragmas = connection.CreateCommand();
+                pragmas.CommandText = _perConnectionPragmas;
+                pragmas.ExecuteNonQuery();
+                _configuredHandles.AddOrUpdate(connection.Handle!, this);
+            }
             return connection;
         }
         catch
@@ -77,6 +90,21 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
         {
             _writeTurn.Release();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> in a transaction shared with the other writes waiting at the time
+    /// (see <see cref="SqliteGroupCommit"/>); completes once that transaction has committed.
+    /// </summary>
+    public Task<T> WriteInGroupAsync<T>(Func<SqliteWriteGroup, T> write, CancellationToken cancellationToken) =>
+        _groupCommit.Value.WriteAsync(write, cancellationToken);
+
+    public void Dispose()
+    {
+        if (_groupCommit.IsValueCreated)
+        {
+            _groupCommit.Value.Dispose();
         }
     }
 

@@ -7,22 +7,28 @@ namespace Notifications.Stores.Sqlite;
 internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database, TimeProvider time) : IFormSubmissionStore
 {
     private const string Columns = "id, form_id, student_id, roll_number, answers, status, submitted_at";
+    private const string InsertSql =
+        $"INSERT INTO form_submissions ({Columns}) VALUES ($id, $form_id, $student_id, $roll_number, $answers, $status, $submitted_at);";
 
     public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default)
     {
         var input = StoreInput.Submission(submission, time.GetUtcNow());
         using var activity = StoreTelemetry.StartSqlite("form_submissions.create");
         var created = new FormSubmission(RecordIds.New(), input.FormId, input.StudentId, input.RollNumber, input.Answers, input.Status, input.SubmittedAt!.Value);
-        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
-        if (!await connection.ExistsAsync("forms", created.FormId, null, cancellationToken).ConfigureAwait(false))
+        var answers = JsonSerializer.Serialize(created.Answers);
+        // Group commit: under load one transaction stores the submissions of many requests.
+        await database.WriteInGroupAsync(writes =>
         {
-            throw new NotFoundException("form", created.FormId);
-        }
-        using var insert = connection.Command($"INSERT INTO form_submissions ({Columns}) VALUES ($id, $form_id, $student_id, $roll_number, $answers, $status, $submitted_at);")
-            .With("$id", created.Id).With("$form_id", created.FormId).With("$student_id", created.StudentId)
-            .With("$roll_number", created.RollNumber).With("$answers", JsonSerializer.Serialize(created.Answers))
-            .With("$status", created.Status).With("$submitted_at", created.SubmittedAt.ToStored());
-        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (writes.Command("SELECT 1 FROM forms WHERE id = $id;").With("$id", created.FormId).ExecuteScalar() is null)
+            {
+                throw new NotFoundException("form", created.FormId);
+            }
+            return writes.Command(InsertSql)
+                .With("$id", created.Id).With("$form_id", created.FormId).With("$student_id", created.StudentId)
+                .With("$roll_number", created.RollNumber).With("$answers", answers)
+                .With("$status", created.Status).With("$submitted_at", created.SubmittedAt.ToStored())
+                .ExecuteNonQuery();
+        }, cancellationToken).ConfigureAwait(false);
         return created;
     }
 

@@ -6,7 +6,10 @@ using Notifications.Tasks;
 
 namespace Notifications.Tests.Stores.Sqlite;
 
-/// <summary>What only the SQLite store does: the file's journal mode and pruning in place of a TTL index.</summary>
+/// <summary>
+/// What only the SQLite store does: the file's journal mode, pruning in place of a TTL index, per-connection
+/// settings that survive pooling, and group commit of small writes.
+/// </summary>
 public sealed class SqliteStoreTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -61,5 +64,80 @@ public sealed class SqliteStoreTests
         using var orphans = connection.CreateCommand();
         orphans.CommandText = "SELECT count(*) FROM delivery_events WHERE task_id = 'old';";
         Assert.Equal(0L, (long)(await orphans.ExecuteScalarAsync(Ct))!);
+    }
+
+    [Fact]
+    public async Task PooledConnections_KeepTheirSettings_WhenOpenedAgain()
+    {
+        await using var stores = await StoreHarness.StartSqliteAsync(settings: new Dictionary<string, string?> { ["DocumentStore:SqliteBusyTimeout"] = "00:00:07" });
+        var database = stores.Services.GetRequiredService<SqliteDocumentDatabase>();
+
+        // The settings are applied once per native connection; the pool hands the same one out again.
+        for (var open = 0; open < 3; open++)
+        {
+            await using var connection = await database.OpenAsync(Ct);
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA busy_timeout;";
+            Assert.Equal(7000L, (long)(await command.ExecuteScalarAsync(Ct))!);
+            command.CommandText = "PRAGMA synchronous;";
+            Assert.Equal(1L, (long)(await command.ExecuteScalarAsync(Ct))!); // NORMAL
+        }
+    }
+
+    [Fact]
+    public async Task GroupCommit_StoresEveryWriteOfAGroup_AndFailsOnlyTheWriteThatThrew()
+    {
+        await using var stores = await StoreHarness.StartSqliteAsync();
+        var database = stores.Services.GetRequiredService<SqliteDocumentDatabase>();
+        var student = await SeedStudentAsync(stores);
+        var form = await stores.Forms.CreateAsync(new NewForm("Feedback", true, [new FormField("comment", "Comment")]), Ct);
+
+        Task<FormSubmission>[] valid;
+        Task<FormSubmission> unknownForm;
+        // While this connection holds the process's write turn, the writes queue up and then commit as one group.
+        await using (await database.OpenForWritingAsync(Ct))
+        {
+            valid = [.. Enumerable.Range(0, 50).Select(i => stores.Submissions.CreateAsync(
+                new NewSubmission(form.Id, student.Id, student.RollNumber, new Dictionary<string, string> { ["comment"] = $"answer {i}" }), Ct))];
+            unknownForm = stores.Submissions.CreateAsync(new NewSubmission("no-such-form", student.Id, student.RollNumber, new Dictionary<string, string>()), Ct);
+            await Task.Delay(100, Ct);
+            Assert.All(valid, write => Assert.False(write.IsCompleted));
+        }
+
+        var stored = await Task.WhenAll(valid);
+        await Assert.ThrowsAsync<NotFoundException>(() => unknownForm);
+        var page = await stores.Submissions.ListByFormAsync(form.Id, new PageRequest(0, 100), Ct);
+        Assert.Equal(50, page.Total);
+        Assert.Equal(stored.Select(s => s.Id).Order(), page.Items.Select(s => s.Id).Order());
+    }
+
+    [Fact]
+    public async Task GroupCommit_WritesNothing_WhenTheCallerGaveUpBeforeItsGroupStarted()
+    {
+        await using var stores = await StoreHarness.StartSqliteAsync();
+        var database = stores.Services.GetRequiredService<SqliteDocumentDatabase>();
+        using var giveUp = new CancellationTokenSource();
+        var writes = 0;
+
+        Task<int> write;
+        await using (await database.OpenForWritingAsync(Ct))
+        {
+            // The writer takes the first write it finds and waits for the turn with it; the second waits in line.
+            var first = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), Ct);
+            await Task.Delay(50, Ct);
+            write = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), giveUp.Token);
+            giveUp.Cancel();
+            await Task.Delay(50, Ct);
+            Assert.False(first.IsCompleted);
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write);
+        Assert.Equal(1, writes);
+    }
+
+    private static async Task<Student> SeedStudentAsync(StoreHarness stores)
+    {
+        await stores.Students.UpsertManyAsync([new StudentUpsert("R1", "Asha", "asha@example.org", "+919876543210")], Ct);
+        return await stores.Students.GetByRollNumberAsync("R1", Ct);
     }
 }
