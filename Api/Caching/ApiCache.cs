@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using ZiggyCreatures.Caching.Fusion;
 
@@ -18,6 +19,10 @@ public sealed class ApiCacheOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan FormAnalyticsTtl { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Forms and students read by submissions (see <see cref="RecordCache"/>).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan RecordTtl { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long an entry stays in this process's memory; other instances' writes reach it through the backplane.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan MemoryTtl { get; set; } = TimeSpan.FromSeconds(30);
@@ -34,6 +39,12 @@ public static class CacheKeys
     public const string ActiveForms = "cache:api:forms:active";
     public static string FormAnalytics(string formId) => "cache:api:analytics:form_" + formId;
 
+    // Not in the old plan: the records a submission reads, beside its keys.
+    public static string FormRecord(string formId) => "cache:api:records:form_" + formId;
+    public static string StudentRecord(string studentId) => "cache:api:records:student_" + studentId;
+    public const string FormRecordsTag = "records:forms";
+    public const string StudentRecordsTag = "records:students";
+
     public const string HitsCounter = "{monitoring}:cache:hits";
     public const string MissesCounter = "{monitoring}:cache:misses";
 }
@@ -45,8 +56,10 @@ public sealed record CacheStats(long Hits, long Misses, double HitRate);
 /// caller load a missing entry while the others wait (no stampede). Hits and misses are counted in
 /// Redis, so every Api instance adds to the same totals.
 /// </summary>
-public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis)
+public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis, IOptions<ApiCacheOptions> options)
 {
+    private readonly CoalescedRemovals _removals = new(key => cache.RemoveAsync(key).AsTask());
+
     public async Task<T> GetOrLoadAsync<T>(string key, TimeSpan ttl, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
     {
         var loaded = false;
@@ -54,13 +67,19 @@ public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis)
         {
             loaded = true;
             return await load(ct).ConfigureAwait(false);
-        }, options => options.SetDuration(ttl), cancellationToken).ConfigureAwait(false);
+        }, entry => entry.SetDuration(ttl).SetMemoryCacheDuration(ttl < options.Value.MemoryTtl ? ttl : options.Value.MemoryTtl), cancellationToken)
+            .ConfigureAwait(false);
         Count(loaded ? CacheKeys.MissesCounter : CacheKeys.HitsCounter);
         return value;
     }
 
-    public ValueTask InvalidateAsync(string key, CancellationToken cancellationToken = default) =>
-        cache.RemoveAsync(key, token: cancellationToken);
+    /// <summary>
+    /// Removes the entry everywhere (memory, Redis, other instances through the backplane); when this
+    /// completes, the next read loads what the caller has just written. Removals of one key that pile up
+    /// (a hundred submissions to one form) share one removal: see <see cref="CoalescedRemovals"/>.
+    /// </summary>
+    public Task InvalidateAsync(string key, CancellationToken cancellationToken = default) =>
+        _removals.RemoveAsync(key).WaitAsync(cancellationToken);
 
     public async Task<CacheStats> GetStatsAsync()
     {

@@ -1,0 +1,71 @@
+namespace Api.Caching;
+
+/// <summary>
+/// Cache removals that callers of one key share. A caller needs a removal that starts after its own
+/// write; a removal already running may have started before that write, so the caller does not join it
+/// but the next one, which starts when the running one ends and serves everyone who arrived meanwhile.
+/// Under a burst of writes to one key this issues about one removal per removal's duration instead of
+/// one per write, and every caller still reads its write once its task completes.
+/// </summary>
+public sealed class CoalescedRemovals(Func<string, Task> remove)
+{
+    private readonly Dictionary<string, KeyRemovals> _keys = new(StringComparer.Ordinal);
+
+    public Task RemoveAsync(string key)
+    {
+        lock (_keys)
+        {
+            if (!_keys.TryGetValue(key, out var removals))
+            {
+                removals = new KeyRemovals();
+                _keys.Add(key, removals);
+            }
+            if (removals.Next is { } next)
+            {
+                return next.Task;
+            }
+            if (!removals.Running)
+            {
+                removals.Running = true;
+                var now = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _ = RunAsync(key, removals, now);
+                return now.Task;
+            }
+            removals.Next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return removals.Next.Task;
+        }
+    }
+
+    private async Task RunAsync(string key, KeyRemovals removals, TaskCompletionSource completion)
+    {
+        while (true)
+        {
+            try
+            {
+                await remove(key).ConfigureAwait(false);
+                completion.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                completion.TrySetException(ex);
+            }
+            lock (_keys)
+            {
+                if (removals.Next is null)
+                {
+                    removals.Running = false;
+                    _keys.Remove(key);
+                    return;
+                }
+                completion = removals.Next;
+                removals.Next = null;
+            }
+        }
+    }
+
+    private sealed class KeyRemovals
+    {
+        public bool Running;
+        public TaskCompletionSource? Next;
+    }
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Options;
+using Notifications.Stores;
+using ZiggyCreatures.Caching.Fusion;
+
+namespace Api.Caching;
+
+/// <summary>
+/// The form and the student a submission needs, read through FusionCache instead of the store on every
+/// request: a burst of submissions asks for the same few forms and, per student, the same record. A
+/// student upload that changes existing records evicts every cached student at once (by tag, on every
+/// Api instance through the backplane), so a corrected phone number is used by the next confirmation.
+/// A missing record is not cached: the store's NotFound reaches the caller every time.
+/// </summary>
+public sealed class RecordCache(IFusionCache cache, IFormStore forms, IStudentStore students, IOptions<ApiCacheOptions> options)
+{
+    private static readonly string[] s_formTags = [CacheKeys.FormRecordsTag];
+    private static readonly string[] s_studentTags = [CacheKeys.StudentRecordsTag];
+
+    public ValueTask<Form> GetFormAsync(string id, CancellationToken cancellationToken) =>
+        cache.GetOrSetAsync<Form>(CacheKeys.FormRecord(id), (_, ct) => forms.GetAsync(id, ct), default,
+            Entry(), s_formTags, cancellationToken);
+
+    public ValueTask<Student> GetStudentAsync(string id, CancellationToken cancellationToken) =>
+        cache.GetOrSetAsync<Student>(CacheKeys.StudentRecord(id), (_, ct) => students.GetAsync(id, ct), default,
+            Entry(), s_studentTags, cancellationToken);
+
+    /// <summary>After students were changed in the store: no cached student record is served again.</summary>
+    public ValueTask StudentsChangedAsync(CancellationToken cancellationToken) =>
+        cache.RemoveByTagAsync(CacheKeys.StudentRecordsTag, token: cancellationToken);
+
+    private FusionCacheEntryOptions Entry()
+    {
+        var settings = options.Value;
+        return new FusionCacheEntryOptions(settings.RecordTtl) { MemoryCacheDuration = Min(settings.MemoryTtl, settings.RecordTtl) };
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}
