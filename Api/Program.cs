@@ -76,6 +76,7 @@ builder.Services.AddHealthChecks().AddCheck<QueueHealthCheck>(QueueHealthCheck.N
 // FusionCache: memory, then Redis (the app's own connection), with a backplane so a write on one
 // Api instance evicts the entry from the others' memory. No key prefix: the keys are the old plan's.
 builder.Services.AddSingleton<ApiCache>();
+builder.Services.AddSingleton<RecordCache>();
 builder.Services.AddFusionCache()
     .WithOptions(options =>
     {
@@ -83,7 +84,7 @@ builder.Services.AddFusionCache()
         options.CacheKeyPrefix = null;
     })
     .WithDefaultEntryOptions(options => options.Duration = TimeSpan.FromMinutes(5))
-    .WithSerializer(new FusionCacheSystemTextJsonSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web)))
+    .WithSerializer(new FusionCacheSystemTextJsonSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web) { IncludeFields = true }))
     .WithDistributedCache(sp => new RedisCache(Options.Create(new RedisCacheOptions
     {
         ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()),

@@ -61,7 +61,7 @@ public static class FormsApi
     }
 
     internal static async Task<Results<Accepted<SubmissionAccepted>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        string formId, SubmitFormRequest request, HttpContext context, IFormStore forms, IStudentStore students, IFormSubmissionStore submissions,
+        string formId, SubmitFormRequest request, HttpContext context, RecordCache records, IFormSubmissionStore submissions,
         NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, IdempotentResponses responses,
         CancellationToken cancellationToken)
     {
@@ -72,9 +72,8 @@ public static class FormsApi
         }
 
         var studentId = context.User.FindFirst(AuthPolicies.SubjectClaim)!.Value;
-        var formTask = forms.GetAsync(formId, cancellationToken);
-        var student = await students.GetAsync(studentId, cancellationToken);
-        var form = await formTask;
+        var form = await records.GetFormAsync(formId, cancellationToken);
+        var student = await records.GetStudentAsync(studentId, cancellationToken);
         if (!form.IsActive)
         {
             return TypedResults.Problem($"The form '{form.Title}' is closed.", statusCode: StatusCodes.Status409Conflict);

@@ -60,7 +60,7 @@ public static class StudentsApi
 
     internal static async Task<Results<Accepted<UploadReport>, ProblemHttpResult>> UploadAsync(
         HttpContext context, IOptions<UploadLimits> limits, ContactValidator contacts, IStudentStore students,
-        NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, IdempotentResponses responses,
+        NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, RecordCache records, IdempotentResponses responses,
         CancellationToken cancellationToken)
     {
         var idempotencyKey = IdempotencyKeys.FromRequest(context, "students-upload");
@@ -107,6 +107,10 @@ public static class StudentsApi
         if (counts.Inserted + counts.Updated > 0)
         {
             await cache.InvalidateAsync(CacheKeys.StudentsList, cancellationToken);
+        }
+        if (counts.Updated > 0)
+        {
+            await records.StudentsChangedAsync(cancellationToken);
         }
 
         var notifications = new List<NotificationRequest>(upserts.Count * 2);

@@ -141,6 +141,27 @@ public sealed class FormsApiTests
     }
 
     [Fact]
+    public async Task Submit_SendsToTheCorrectedPhone_AfterAnUploadChangesTheStudent()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var form = await host.SeedFormAsync();
+        async Task<string> UploadAndSubmitAsync(string phone)
+        {
+            var upload = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv($"{Uploads.Header}\nAsha,asha@example.edu,{phone},R1,B1"), Ct);
+            Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
+            var student = await host.Service<IStudentStore>().GetByRollNumberAsync("R1", Ct);
+            var accepted = await ApiTestHost.ReadAsync<SubmissionAccepted>(
+                await host.Student(student.Id).PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "ok")), Ct));
+            var task = await host.Multiplexer.GetDatabase().HashGetAsync(host.QueueKeys.Tasks, accepted.NotificationIds[0]);
+            return Notifications.Tasks.TaskJson.Deserialize((byte[])task!).Data.Phone!;
+        }
+
+        // The first submission puts the student's record in the Api's cache; the second upload must evict it.
+        Assert.Equal("+919876500001", await UploadAndSubmitAsync("9876500001"));
+        Assert.Equal("+919876500002", await UploadAndSubmitAsync("9876500002"));
+    }
+
+    [Fact]
     public async Task Submit_ReturnsConflict_WhenFormIsClosed()
     {
         await using var host = await ApiTestHost.StartAsync();
