@@ -1,5 +1,6 @@
 using Api.Auth;
 using Api.Caching;
+using Api.Exports;
 using Api.Idempotency;
 using Api.Sending;
 using Microsoft.AspNetCore.Http.Features;
@@ -54,6 +55,8 @@ public static class StudentsApi
             .Accepts<IFormFile>("multipart/form-data")
             .WithSummary("Upload a CSV or XLSX student list (name, email, phone, roll number, batch); queues a welcome SMS and email per student.");
         group.MapGet("/", ListAsync).WithSummary("Students by roll number, paged (page from 1).");
+        group.MapGet("/export", Export).Produces(StatusCodes.Status200OK, contentType: CsvDownload.ContentType)
+            .WithSummary("Every student as CSV, in the upload's columns (formula-like cells escaped).");
         group.MapGet("/{id}", GetAsync).WithSummary("One student.");
         return routes;
     }
@@ -127,6 +130,28 @@ public static class StudentsApi
         return TypedResults.Accepted(statusUrl, report);
     }
 
+    /// <summary>The same columns as an upload, so an exported list can be corrected and uploaded again.</summary>
+    internal static IResult Export(IStudentStore students, CancellationToken cancellationToken) =>
+        CsvDownload.Create("students.csv", [StudentColumns.Name, StudentColumns.Email, StudentColumns.Phone, StudentColumns.RollNumber, StudentColumns.Batch],
+            ExportRowsAsync(students, cancellationToken), cancellationToken);
+
+    private static async IAsyncEnumerable<IReadOnlyList<string?>> ExportRowsAsync(IStudentStore students,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (var offset = 0; ; offset += CsvDownload.ReadChunk)
+        {
+            var page = await students.ListAsync(new PageRequest(offset, CsvDownload.ReadChunk), cancellationToken);
+            foreach (var student in page.Items)
+            {
+                yield return [student.Name, student.Email, student.Phone, student.RollNumber, student.BatchId];
+            }
+            if (page.Items.Count < CsvDownload.ReadChunk)
+            {
+                yield break;
+            }
+        }
+    }
+
     internal static (List<StudentUpsert> Valid, List<RowProblem> Rejected) ValidateRows(
         IReadOnlyList<SheetRow> rows, Dictionary<string, int> columns, ContactValidator contacts)
     {
@@ -138,7 +163,8 @@ public static class StudentsApi
 
         foreach (var row in rows)
         {
-            string? Cell(string column) => columns[column] < row.Cells.Length ? row.Cells[columns[column]]?.Trim() : null;
+            // A cell our own export escaped ('=...) reads back as what was stored, so export and upload round-trip.
+            string? Cell(string column) => columns[column] < row.Cells.Length ? SpreadsheetText.Unescape(row.Cells[columns[column]]?.Trim()) : null;
             var problems = new List<RowProblem>();
             void Reject(string field, string reason, string? value) =>
                 problems.Add(new RowProblem(row.Row, field, value is null ? reason : $"{reason} Value: {SpreadsheetText.Neutralize(value)}"));

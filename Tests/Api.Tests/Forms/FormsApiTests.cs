@@ -204,4 +204,31 @@ public sealed class FormsApiTests
         var json = JsonDocument.Parse(await host.Staff().GetStringAsync($"/api/forms/{form.Id}", Ct)).RootElement;
         Assert.True(json.TryGetProperty("isActive", out _));
     }
+
+    [Fact]
+    public async Task ExportSubmissions_HasOneColumnPerField_AndEscapesFormulaAnswers()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync(true, new FormField("comment", "Comment", Required: true), new FormField("rating", "Rating"));
+        await host.Student(student.Id).PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "Clear, thanks"), ("rating", "5")), Ct);
+        await host.Student(student.Id).PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "@SUM(1+1)")), Ct);
+
+        var rows = await CsvDownloads.ReadAsync(await host.Staff().GetAsync($"/api/forms/{form.Id}/submissions/export", Ct));
+
+        Assert.Equal(["submitted at", "roll number", "student id", "status", "comment", "rating"], rows[0]);
+        Assert.Equal(3, rows.Count);
+        Assert.Equal([student.RollNumber, student.Id, "'@SUM(1+1)", ""], [rows[1][1], rows[1][2], rows[1][4], rows[1][5]]);
+        Assert.Equal(["Clear, thanks", "5"], rows[2][4..]);
+        Assert.True(DateTime.TryParse(rows[2][0], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _));
+    }
+
+    [Fact]
+    public async Task ExportSubmissions_ReturnsNotFound_ForUnknownForm_AndForbidden_ForStudents()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var form = await host.SeedFormAsync();
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/forms/unknown/submissions/export", Ct), HttpStatusCode.NotFound);
+        Assert.Equal(HttpStatusCode.Forbidden, (await host.Student("s1").GetAsync($"/api/forms/{form.Id}/submissions/export", Ct)).StatusCode);
+    }
 }

@@ -177,3 +177,22 @@ public static class Uploads
     public static string Rows(int count, int start = 0) =>
         Header + "\n" + string.Join("\n", Enumerable.Range(start, count).Select(i => $"Student {i},s{i}@example.edu,98765{i:D5},R{i:D5},B1"));
 }
+
+/// <summary>Reads a CSV download back, header first, with the same library the Api writes it with.</summary>
+public static class CsvDownloads
+{
+    public static async Task<List<string[]>> ReadAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/csv", response.Content.Headers.ContentType?.MediaType);
+        var records = new List<string[]>();
+        await using var body = await response.Content.ReadAsStreamAsync();
+        using var reader = CsvHelper.CsvReader.Create(body, new CsvHelper.CsvReaderOptions { HasHeader = false }, true);
+        while (reader.Read())
+        {
+            records.Add([.. Enumerable.Range(0, reader.FieldCount).Select(i => reader.GetString(i) ?? "")]);
+        }
+        return records;
+    }
+}
+

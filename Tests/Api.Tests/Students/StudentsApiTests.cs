@@ -259,4 +259,48 @@ public sealed class StudentsApiTests
         Assert.Equal(student.RollNumber, found.RollNumber);
         await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students/nope", Ct), HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task Export_ReturnsEveryStudentInTheUploadColumns_WithFormulasEscaped()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        // More than one read chunk, so the export pages through the store.
+        var students = Enumerable.Range(0, 520).Select(i => new StudentUpsert($"R{i:D4}", $"Student {i}", $"s{i}@example.edu", $"+9198765{i:D5}", "B1")).ToList();
+        students.Add(new StudentUpsert("R9999", "=HYPERLINK(\"http://evil.example\",\"click\")", "x@example.edu", "+919876599999", null));
+        await host.Service<IStudentStore>().UpsertManyAsync(students, Ct);
+
+        var rows = await CsvDownloads.ReadAsync(await host.Staff().GetAsync("/api/students/export", Ct));
+
+        Assert.Equal(["name", "email", "phone", "roll number", "batch"], rows[0]);
+        Assert.Equal(522, rows.Count);
+        Assert.Equal(["Student 0", "s0@example.edu", "'+919876500000", "R0000", "B1"], rows[1]);
+        var formula = Assert.Single(rows, r => r[3] == "R9999");
+        Assert.Equal("'=HYPERLINK(\"http://evil.example\",\"click\")", formula[0]);
+        Assert.Equal("", formula[4]);
+    }
+
+    [Fact]
+    public async Task Export_UploadedAgain_ChangesNothing()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        await host.Service<IStudentStore>().UpsertManyAsync(
+            [new StudentUpsert("R1", "=1+2", "a@example.edu", "+919876543210", "B1"), new StudentUpsert("R2", "Ravi", "b@example.edu", "+919876543211", null)], Ct);
+        var before = await host.Service<IStudentStore>().ListAsync(new PageRequest(0, 10), Ct);
+        var export = await (await host.Staff().GetAsync("/api/students/export", Ct)).Content.ReadAsByteArrayAsync(Ct);
+
+        var report = await ApiTestHost.ReadAsync<UploadReport>(await host.Staff().PostAsync("/api/students/upload", Uploads.File(export, "students.csv", "text/csv"), Ct));
+
+        Assert.Empty(report.Rejected);
+        Assert.Equal((0, 2), (report.Imported, report.Updated));
+        var after = await host.Service<IStudentStore>().ListAsync(new PageRequest(0, 10), Ct);
+        Assert.Equal(before.Items.Select(s => (s.Name, s.Email, s.Phone, s.RollNumber, s.BatchId)), after.Items.Select(s => (s.Name, s.Email, s.Phone, s.RollNumber, s.BatchId)));
+    }
+
+    [Fact]
+    public async Task Export_IsForStaffOnly()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Anonymous().GetAsync("/api/students/export", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await host.Student("s1").GetAsync("/api/students/export", Ct)).StatusCode);
+    }
 }
