@@ -49,9 +49,11 @@ builder.Services.AddAuthorization();
 builder.Services.AddCascadingAuthenticationState();
 
 // "http://api" is resolved by service discovery from what the AppHost passes (services__api__http__0).
-builder.Services.AddHttpClient<NotificationsApiClient>(client =>
-        client.BaseAddress = new Uri(builder.Configuration["NotificationsApi:BaseAddress"] ?? "http://api"))
+var apiAddress = new Uri(builder.Configuration["NotificationsApi:BaseAddress"] ?? "http://api");
+builder.Services.AddHttpClient<NotificationsApiClient>(client => client.BaseAddress = apiAddress)
     .AddHttpMessageHandler<StaffTokenHandler>();
+builder.Services.AddHttpClient<DashboardMemoryReporter>(client => client.BaseAddress = apiAddress);
+builder.Services.AddHostedService(sp => sp.GetRequiredService<DashboardMemoryReporter>());
 
 var app = builder.Build();
 

@@ -13,6 +13,9 @@ public sealed record DependencyHealth(string Name, string Status, string? Descri
 
 public sealed record HealthView(string Status, IReadOnlyList<DependencyHealth> Dependencies);
 
+/// <param name="WorkingSetBytes">The reporting process's working set.</param>
+public sealed record MemoryReportRequest(long WorkingSetBytes);
+
 public static class MonitoringApi
 {
     public const string WorkerServiceName = "notification-worker";
@@ -26,6 +29,9 @@ public static class MonitoringApi
         group.MapGet("/system", SystemAsync).WithSummary("Redis memory, application memory, disk and pending tasks against their thresholds.");
         group.MapGet("/alerts", AlertsAsync).WithSummary("Metrics at amber or red now.");
         group.MapGet("/health", HealthAsync).WithSummary("Health of Redis, the document store and the worker.");
+        group.MapGet("/memory", MemoryAsync).WithSummary("The memory each live process reported (they report every 10 s; a report lasts 30 s).");
+        group.MapPut("/memory/{service}/{instance}", ReportMemoryAsync)
+            .WithSummary("Report a process's memory for a service without its own Redis connection (the dashboard).");
         return routes;
     }
 
@@ -98,6 +104,53 @@ public static class MonitoringApi
         var overall = dependencies.Any(d => d.Status == "unhealthy") ? "unhealthy" : dependencies.Any(d => d.Status == "degraded") ? "degraded" : "healthy";
         return TypedResults.Ok(new HealthView(overall, dependencies));
     }
+
+    internal static async Task<Results<Ok<IReadOnlyList<ProcessMemoryReport>>, ProblemHttpResult>> MemoryAsync(ProcessMemoryReports memoryReports,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return TypedResults.Ok(await memoryReports.ReadAsync(cancellationToken));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return RedisUnavailable(ex);
+        }
+    }
+
+    internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ReportMemoryAsync(string service, string instance,
+        MemoryReportRequest report, IConnectionMultiplexer redis)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!MemoryReportKeys.IsServiceName(service))
+        {
+            errors["service"] = ["must be lower-case letters and digits joined by dashes, at most 64 characters."];
+        }
+        if (!MemoryReportKeys.IsInstanceName(instance))
+        {
+            errors["instance"] = ["must be letters, digits, '.', '-' or '_', at most 128 characters."];
+        }
+        if (report.WorkingSetBytes is <= 0 or > MaxReportedBytes)
+        {
+            errors["workingSetBytes"] = [$"must be between 1 and {MaxReportedBytes}."];
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        try
+        {
+            await ProcessMemoryReports.WriteAsync(redis, service, instance, report.WorkingSetBytes);
+            return TypedResults.NoContent();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return RedisUnavailable(ex);
+        }
+    }
+
+    // A terabyte: far beyond any process on the machines this runs on, and a bound on typos.
+    private const long MaxReportedBytes = 1L << 40;
 
     private static ProblemHttpResult RedisUnavailable(Exception ex) =>
         TypedResults.Problem($"Redis is not available: {ex.Message}", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Redis unavailable");

@@ -20,7 +20,7 @@ public sealed partial class ProcessMemoryReporter(
     public static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan ReportLifetime = TimeSpan.FromSeconds(30);
 
-    private readonly string _instance = $"{Environment.MachineName}-{Environment.ProcessId}";
+    private readonly string _instance = MemoryReportKeys.ThisProcess;
 
     public string Key => MemoryReportKeys.For(settings.ServiceName, _instance);
 
@@ -42,10 +42,12 @@ public sealed partial class ProcessMemoryReporter(
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
-    public async Task ReportOnceAsync()
+    public Task ReportOnceAsync() => ProcessMemoryReports.WriteAsync(redis, settings.ServiceName, _instance, WorkingSetBytes());
+
+    public static long WorkingSetBytes()
     {
         using var process = Process.GetCurrentProcess();
-        await redis.GetDatabase().StringSetAsync(Key, process.WorkingSet64.ToString(CultureInfo.InvariantCulture), ReportLifetime).ConfigureAwait(false);
+        return process.WorkingSet64;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not report process memory: {Reason}")]
@@ -55,9 +57,24 @@ public sealed partial class ProcessMemoryReporter(
 public sealed record ProcessMemoryReporterSettings(string ServiceName);
 
 /// <summary>Key names shared by the reporters and the reader; one hash tag, so a cluster keeps them together.</summary>
-public static class MemoryReportKeys
+public static partial class MemoryReportKeys
 {
     public const string Prefix = "{monitoring}:memory:";
+
+    /// <summary>This process's instance name: machine and process id.</summary>
+    public static string ThisProcess => $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Service names are lower-case words joined by dashes (api, notification-worker, web-dashboard).</summary>
+    public static bool IsServiceName(string? value) => value is { Length: > 0 and <= 64 } && ServicePattern().IsMatch(value);
+
+    /// <summary>Instance names: letters, digits, dot, dash, underscore (a host name and a process id).</summary>
+    public static bool IsInstanceName(string? value) => value is { Length: > 0 and <= 128 } && InstancePattern().IsMatch(value);
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9]+(-[a-z0-9]+)*$")]
+    private static partial System.Text.RegularExpressions.Regex ServicePattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial System.Text.RegularExpressions.Regex InstancePattern();
 
     public static string For(string service, string instance) => Prefix + service + ":" + instance;
 
@@ -80,6 +97,20 @@ public sealed record ProcessMemoryReport(string Service, string Instance, long W
 /// <summary>Reads the reports every service writes.</summary>
 public sealed class ProcessMemoryReports(IConnectionMultiplexer redis)
 {
+    /// <summary>
+    /// Stores one process's working set for <see cref="ProcessMemoryReporter.ReportLifetime"/>. Services
+    /// with a Redis connection call it through their reporter; the dashboard, which has none, through the Api.
+    /// </summary>
+    public static Task WriteAsync(IConnectionMultiplexer redis, string service, string instance, long workingSetBytes)
+    {
+        if (!MemoryReportKeys.IsServiceName(service) || !MemoryReportKeys.IsInstanceName(instance) || workingSetBytes <= 0)
+        {
+            throw new ArgumentException($"Not a memory report: service '{service}', instance '{instance}', {workingSetBytes} bytes.");
+        }
+        return redis.GetDatabase().StringSetAsync(MemoryReportKeys.For(service, instance),
+            workingSetBytes.ToString(CultureInfo.InvariantCulture), ProcessMemoryReporter.ReportLifetime);
+    }
+
     public async Task<IReadOnlyList<ProcessMemoryReport>> ReadAsync(CancellationToken cancellationToken = default)
     {
         var keys = new List<RedisKey>();

@@ -42,6 +42,51 @@ public sealed class MonitoringApiTests
         Assert.Equal(1000, snapshot.Metrics[3].Threshold);
     }
 
+    [Fact]
+    public async Task ReportedMemory_IsListed_AndCountsInApplicationMemory()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        await new ProcessMemoryReporterProbe().WaitForReportAsync(host, Ct);
+        const long dashboardBytes = 3L * 1024 * 1024 * 1024;
+
+        var put = await host.Staff().PutAsync("/api/monitoring/memory/web-dashboard/host-1.4242", ApiTestHost.JsonBody(new { workingSetBytes = dashboardBytes }), Ct);
+
+        Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
+        var reports = await ApiTestHost.ReadAsync<List<ProcessMemoryReport>>(await host.Staff().GetAsync("/api/monitoring/memory", Ct));
+        Assert.Contains(new ProcessMemoryReport("web-dashboard", "host-1.4242", dashboardBytes), reports);
+        Assert.Contains(reports, r => r.Service == "api");
+        var snapshot = await ApiTestHost.ReadAsync<SystemSnapshot>(await host.Staff().GetAsync("/api/monitoring/system", Ct));
+        // The dashboard's report plus the Api's own (which the Api refreshes meanwhile, so not an exact sum).
+        Assert.InRange(snapshot.Metrics.Single(m => m.Name == MetricNames.AppMemory).Value!.Value, dashboardBytes + 1, dashboardBytes + (2.0 * 1024 * 1024 * 1024));
+        Assert.True(await host.Multiplexer.GetDatabase().KeyTimeToLiveAsync(MemoryReportKeys.For("web-dashboard", "host-1.4242")) <= ProcessMemoryReporter.ReportLifetime);
+    }
+
+    [Theory]
+    [InlineData("Web Dashboard", "host-1", 1000)]
+    [InlineData("web-dashboard", "host 1", 1000)]
+    [InlineData("web-dashboard", "host-1", 0)]
+    [InlineData("web-dashboard", "host-1", -5)]
+    [InlineData("web-dashboard", "host-1", 2L << 40)]
+    public async Task ReportedMemory_IsRejected_WhenMalformed_AndNothingIsStored(string service, string instance, long bytes)
+    {
+        await using var host = await ApiTestHost.StartAsync();
+
+        var put = await host.Staff().PutAsync($"/api/monitoring/memory/{Uri.EscapeDataString(service)}/{Uri.EscapeDataString(instance)}",
+            ApiTestHost.JsonBody(new { workingSetBytes = bytes }), Ct);
+
+        await ProblemAssert.IsProblemAsync(put, HttpStatusCode.BadRequest);
+        var reports = await ApiTestHost.ReadAsync<List<ProcessMemoryReport>>(await host.Staff().GetAsync("/api/monitoring/memory", Ct));
+        Assert.DoesNotContain(reports, r => r.Service != "api");
+    }
+
+    [Fact]
+    public async Task ReportedMemory_IsForStaffOnly()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var put = await host.Student("s1").PutAsync("/api/monitoring/memory/web-dashboard/host-1", ApiTestHost.JsonBody(new { workingSetBytes = 1000 }), Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
+    }
+
     [Theory]
     [InlineData(100, MetricLevels.Green)]
     [InlineData(799, MetricLevels.Green)]

@@ -45,6 +45,9 @@ public sealed class DashboardInBrowserTests
         await Assertions.Expect(row).ToHaveCountAsync(0);
         await Assertions.Expect(page.Locator(".notice")).ToContainTextAsync("back in the queue");
         await ScreenshotAsync(page, "04-dead-letter-retried");
+
+        // The dashboard has no Redis: its memory reaches the application-memory gauge through the Api.
+        Assert.True(await system.DashboardHasReportedMemoryAsync(ct), "the dashboard's memory report reached the Api");
     }
 
     [Fact]

@@ -11,6 +11,7 @@ using Notifications.Queue;
 using Notifications.Tasks;
 using StackExchange.Redis;
 using Web.Dashboard.Security;
+using Web.Dashboard.Services;
 
 namespace Web.Dashboard.Tests.EndToEnd;
 
@@ -104,6 +105,26 @@ internal sealed class RunningSystem : IAsyncDisposable
         using var api = CreateStaffApiClient();
         using var response = await api.GetAsync("/api/monitoring/queue", cancellationToken);
         return response.StatusCode != HttpStatusCode.NotFound;
+    }
+
+    /// <summary>Whether the Api lists a memory report of the dashboard within its first report interval and a half.</summary>
+    public async Task<bool> DashboardHasReportedMemoryAsync(CancellationToken cancellationToken)
+    {
+        using var api = CreateStaffApiClient();
+        var deadline = DateTime.UtcNow + DashboardMemoryReporter.ReportInterval * 1.5;
+        do
+        {
+            using var response = await api.GetAsync("/api/monitoring/memory", cancellationToken);
+            var reports = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken)).RootElement;
+            if (reports.EnumerateArray().Any(r => r.GetProperty("service").GetString() == DashboardMemoryReporter.ServiceName
+                && r.GetProperty("workingSetBytes").GetInt64() > 0))
+            {
+                return true;
+            }
+            await Task.Delay(500, cancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+        return false;
     }
 
     /// <summary>
