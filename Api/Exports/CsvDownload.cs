@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using CsvHelper;
+using Notifications.Stores;
 
 namespace Api.Exports;
 
@@ -13,12 +15,36 @@ public static class CsvDownload
     public const string ContentType = "text/csv; charset=utf-8";
 
     /// <summary>How many records a listing reads from the store at a time while it streams.</summary>
-    public const int ReadChunk = Notifications.Stores.PageRequest.MaxLimit;
+    public const int ReadChunk = PageRequest.MaxLimit;
 
     private static readonly CsvWriterOptions s_options = new() { Injection = CsvInjection.Escape };
 
-    /// <summary>A 200 response that streams <paramref name="header"/> and then <paramref name="rows"/>.</summary>
-    public static IResult Create(string fileName, IReadOnlyList<string> header, IAsyncEnumerable<IReadOnlyList<string?>> rows,
+    /// <summary>
+    /// A 200 response that streams <paramref name="header"/> and then one row per record of a paged store
+    /// listing, read <see cref="ReadChunk"/> at a time (an export of 100,000 students never holds them all).
+    /// </summary>
+    public static IResult Create<T>(string fileName, IReadOnlyList<string> header,
+        Func<PageRequest, CancellationToken, Task<Page<T>>> readPage, Func<T, IReadOnlyList<string?>> toRow, CancellationToken cancellationToken) =>
+        Create(fileName, header, RowsAsync(readPage, toRow, cancellationToken), cancellationToken);
+
+    private static async IAsyncEnumerable<IReadOnlyList<string?>> RowsAsync<T>(Func<PageRequest, CancellationToken, Task<Page<T>>> readPage,
+        Func<T, IReadOnlyList<string?>> toRow, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (var offset = 0; ; offset += ReadChunk)
+        {
+            var page = await readPage(new PageRequest(offset, ReadChunk), cancellationToken).ConfigureAwait(false);
+            foreach (var record in page.Items)
+            {
+                yield return toRow(record);
+            }
+            if (page.Items.Count < ReadChunk)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private static IResult Create(string fileName, IReadOnlyList<string> header, IAsyncEnumerable<IReadOnlyList<string?>> rows,
         CancellationToken cancellationToken) =>
         TypedResults.Stream(async body =>
         {

@@ -149,29 +149,14 @@ public static class FormsApi
         var form = await forms.GetAsync(formId, cancellationToken);
         var fields = form.Fields.Select(f => f.Name).ToArray();
         return CsvDownload.Create($"submissions-{form.Id}.csv", ["submitted at", "roll number", "student id", "status", .. fields],
-            ExportRowsAsync(form.Id, fields, submissions, cancellationToken), cancellationToken);
-    }
-
-    private static async IAsyncEnumerable<IReadOnlyList<string?>> ExportRowsAsync(string formId, string[] fields, IFormSubmissionStore submissions,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        for (var offset = 0; ; offset += CsvDownload.ReadChunk)
-        {
-            var page = await submissions.ListByFormAsync(formId, new PageRequest(offset, CsvDownload.ReadChunk), cancellationToken);
-            foreach (var submission in page.Items)
-            {
-                yield return
-                [
-                    submission.SubmittedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
-                    submission.RollNumber, submission.StudentId, submission.Status,
-                    .. fields.Select(f => submission.Answers.GetValueOrDefault(f)),
-                ];
-            }
-            if (page.Items.Count < CsvDownload.ReadChunk)
-            {
-                yield break;
-            }
-        }
+            (page, ct) => submissions.ListByFormAsync(form.Id, page, ct),
+            submission =>
+            [
+                submission.SubmittedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
+                submission.RollNumber, submission.StudentId, submission.Status,
+                .. fields.Select(f => submission.Answers.GetValueOrDefault(f)),
+            ],
+            cancellationToken);
     }
 
     internal static async Task<Ok<FormAnalytics>> GetAnalyticsAsync(string formId, IFormSubmissionStore submissions, ApiCache cache,

@@ -133,24 +133,7 @@ public static class StudentsApi
     /// <summary>The same columns as an upload, so an exported list can be corrected and uploaded again.</summary>
     internal static IResult Export(IStudentStore students, CancellationToken cancellationToken) =>
         CsvDownload.Create("students.csv", [StudentColumns.Name, StudentColumns.Email, StudentColumns.Phone, StudentColumns.RollNumber, StudentColumns.Batch],
-            ExportRowsAsync(students, cancellationToken), cancellationToken);
-
-    private static async IAsyncEnumerable<IReadOnlyList<string?>> ExportRowsAsync(IStudentStore students,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        for (var offset = 0; ; offset += CsvDownload.ReadChunk)
-        {
-            var page = await students.ListAsync(new PageRequest(offset, CsvDownload.ReadChunk), cancellationToken);
-            foreach (var student in page.Items)
-            {
-                yield return [student.Name, student.Email, student.Phone, student.RollNumber, student.BatchId];
-            }
-            if (page.Items.Count < CsvDownload.ReadChunk)
-            {
-                yield break;
-            }
-        }
-    }
+            students.ListAsync, student => [student.Name, student.Email, student.Phone, student.RollNumber, student.BatchId], cancellationToken);
 
     internal static (List<StudentUpsert> Valid, List<RowProblem> Rejected) ValidateRows(
         IReadOnlyList<SheetRow> rows, Dictionary<string, int> columns, ContactValidator contacts)
