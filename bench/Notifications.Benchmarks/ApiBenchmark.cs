@@ -80,12 +80,12 @@ internal static class ApiBenchmark
         }
         HttpRequestMessage Floor() => new(HttpMethod.Post, FloorEndpoint.Path);
 
-        await LoadAsync(http, Floor, s_warmUp);
-        var floor = await LoadAsync(http, Floor, s_measure);
-        Console.WriteLine($"floor (one LPUSH per request): {floor.Rps:F0} req/s, p50 {floor.P50:F2} ms, p99 {floor.P99:F2} ms");
-        await LoadAsync(http, Submit, s_warmUp);
-        var submissions = await LoadAsync(http, Submit, s_measure);
-        Console.WriteLine($"form submissions: {submissions.Rps:F0} req/s, p50 {submissions.P50:F2} ms, p99 {submissions.P99:F2} ms, errors {submissions.Errors}");
+        await LoadAsync(http, Floor, s_warmUp, redis);
+        var floor = await LoadAsync(http, Floor, s_measure, redis);
+        Console.WriteLine($"floor (one LPUSH per request): {floor.Rps:F0} req/s, p50 {floor.P50:F2} ms, p99 {floor.P99:F2} ms, {floor.CpuText}");
+        await LoadAsync(http, Submit, s_warmUp, redis);
+        var submissions = await LoadAsync(http, Submit, s_measure, redis);
+        Console.WriteLine($"form submissions: {submissions.Rps:F0} req/s, p50 {submissions.P50:F2} ms, p99 {submissions.P99:F2} ms, errors {submissions.Errors}, {submissions.CpuText}");
 
         var uploadMs = await UploadAsync(http, staffToken, services);
         Console.WriteLine($"10,000-row CSV upload: {uploadMs:F0} ms");
@@ -140,10 +140,19 @@ internal static class ApiBenchmark
         return elapsed;
     }
 
-    private sealed record LoadResult(double Rps, double P50, double P99, long Errors);
-
-    private static async Task<LoadResult> LoadAsync(HttpClient http, Func<HttpRequestMessage> request, TimeSpan duration)
+    /// <param name="ProcessCpuUs">CPU time of this process (Api and load generator) per request, in microseconds.</param>
+    /// <param name="RedisCpuUs">CPU time of redis-server per request, in microseconds.</param>
+    private sealed record LoadResult(double Rps, double P50, double P99, long Errors, double ProcessCpuUs, double RedisCpuUs)
     {
+        // CPU per request tells where the two cores go, and moves far less from run to run than throughput does.
+        public string CpuText => $"CPU per request: {ProcessCpuUs:F0} us in this process, {RedisCpuUs:F0} us in redis-server";
+    }
+
+    private static async Task<LoadResult> LoadAsync(HttpClient http, Func<HttpRequestMessage> request, TimeSpan duration, LocalRedisServer redis)
+    {
+        using var self = Process.GetCurrentProcess();
+        var processCpuBefore = self.TotalProcessorTime;
+        var redisCpuBefore = redis.CpuTime;
         var latencies = new ConcurrentBag<double[]>();
         long errors = 0;
         var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -166,8 +175,13 @@ internal static class ApiBenchmark
             latencies.Add([.. mine]);
         })));
         var elapsed = clock.Elapsed.TotalSeconds;
+        self.Refresh();
+        var processCpu = self.TotalProcessorTime - processCpuBefore;
+        var redisCpu = redis.CpuTime - redisCpuBefore;
         var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new LoadResult(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors);
+        var count = Math.Max(1, all.Length);
+        return new LoadResult(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors,
+            processCpu.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count);
     }
 
     private static double Seconds(string variable, double fallback) =>

@@ -26,6 +26,20 @@ internal sealed class LocalRedisServer : IAsyncDisposable
     public string Endpoint { get; }
     public string Description { get; }
 
+    /// <summary>CPU time redis-server has used so far; zero for a server this program did not start.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            if (_process is null)
+            {
+                return TimeSpan.Zero;
+            }
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static async Task<LocalRedisServer> StartOrUseAsync(string? given)
     {
         if (!string.IsNullOrWhiteSpace(given))
