@@ -13,27 +13,38 @@ public sealed class CoalescedRemovals(Func<string, Task> remove)
 
     public Task RemoveAsync(string key)
     {
+        TaskCompletionSource? startNow = null;
+        Task removed;
+        KeyRemovals? removals;
         lock (_keys)
         {
-            if (!_keys.TryGetValue(key, out var removals))
+            if (!_keys.TryGetValue(key, out removals))
             {
                 removals = new KeyRemovals();
                 _keys.Add(key, removals);
             }
             if (removals.Next is { } next)
             {
-                return next.Task;
+                removed = next.Task;
             }
-            if (!removals.Running)
+            else if (!removals.Running)
             {
                 removals.Running = true;
-                var now = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _ = RunAsync(key, removals, now);
-                return now.Task;
+                startNow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                removed = startNow.Task;
             }
-            removals.Next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return removals.Next.Task;
+            else
+            {
+                removals.Next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                removed = removals.Next.Task;
+            }
         }
+        // Started outside the lock: the removal's own work (memory, Redis, backplane) holds up no other key.
+        if (startNow is not null)
+        {
+            _ = RunAsync(key, removals, startNow);
+        }
+        return removed;
     }
 
     private async Task RunAsync(string key, KeyRemovals removals, TaskCompletionSource completion)

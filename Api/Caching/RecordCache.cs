@@ -16,23 +16,20 @@ public sealed class RecordCache(IFusionCache cache, IFormStore forms, IStudentSt
     private static readonly string[] s_formTags = [CacheKeys.FormRecordsTag];
     private static readonly string[] s_studentTags = [CacheKeys.StudentRecordsTag];
 
+    private readonly FusionCacheEntryOptions _entry = new(options.Value.RecordTtl)
+    {
+        MemoryCacheDuration = options.Value.MemoryTtl < options.Value.RecordTtl ? options.Value.MemoryTtl : options.Value.RecordTtl,
+    };
+
     public ValueTask<Form> GetFormAsync(string id, CancellationToken cancellationToken) =>
         cache.GetOrSetAsync<Form>(CacheKeys.FormRecord(id), (_, ct) => forms.GetAsync(id, ct), default,
-            Entry(), s_formTags, cancellationToken);
+            _entry, s_formTags, cancellationToken);
 
     public ValueTask<Student> GetStudentAsync(string id, CancellationToken cancellationToken) =>
         cache.GetOrSetAsync<Student>(CacheKeys.StudentRecord(id), (_, ct) => students.GetAsync(id, ct), default,
-            Entry(), s_studentTags, cancellationToken);
+            _entry, s_studentTags, cancellationToken);
 
     /// <summary>After students were changed in the store: no cached student record is served again.</summary>
     public ValueTask StudentsChangedAsync(CancellationToken cancellationToken) =>
         cache.RemoveByTagAsync(CacheKeys.StudentRecordsTag, token: cancellationToken);
-
-    private FusionCacheEntryOptions Entry()
-    {
-        var settings = options.Value;
-        return new FusionCacheEntryOptions(settings.RecordTtl) { MemoryCacheDuration = Min(settings.MemoryTtl, settings.RecordTtl) };
-    }
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

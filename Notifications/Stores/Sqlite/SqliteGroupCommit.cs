@@ -16,7 +16,10 @@ internal sealed class SqliteWriteGroup(SqliteConnection connection, SqliteTransa
 
     public SqliteTransaction Transaction => transaction;
 
-    /// <summary>A command for <paramref name="sql"/> in the group's transaction, without parameters.</summary>
+    /// <summary>
+    /// A command for <paramref name="sql"/> in the group's transaction, without parameters. It is the same
+    /// command object every time for the same text: finish with it before asking for that text again.
+    /// </summary>
     public SqliteCommand Command(string sql)
     {
         if (_commands.TryGetValue(sql, out var command))
