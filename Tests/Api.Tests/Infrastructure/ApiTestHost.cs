@@ -71,8 +71,17 @@ public sealed class ApiTestHost : IAsyncDisposable
         };
         configure?.Invoke(settings);
         var host = new ApiTestHost(redis, directory, settings, environment);
-        _ = host.Services;
-        return host;
+        try
+        {
+            _ = host.Services;
+            return host;
+        }
+        catch
+        {
+            // An Api that refuses to start (a test may want that) must not leave its redis-server running.
+            await host.DisposeAsync();
+            throw;
+        }
     }
 
     public static string Token(string role, string subject = "staff-1", string secret = Secret, DateTime? expires = null)
@@ -131,8 +140,14 @@ public sealed class ApiTestHost : IAsyncDisposable
         {
             client.Dispose();
         }
-        await _factory.DisposeAsync();
-        await Redis.DisposeAsync();
+        try
+        {
+            await _factory.DisposeAsync();
+        }
+        finally
+        {
+            await Redis.DisposeAsync();
+        }
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
