@@ -82,7 +82,7 @@ internal sealed class SqliteGroupCommit : IDisposable
         {
             while (group.Count < MaxWritesPerGroup && _pending.Reader.TryRead(out var next))
             {
-                if (!next.TryCancel())
+                if (!next.IsCancelled)
                 {
                     group.Add(next);
                 }
@@ -104,6 +104,10 @@ internal sealed class SqliteGroupCommit : IDisposable
             using var writes = new SqliteWriteGroup(connection, transaction);
             foreach (var pending in group)
             {
+                if (!pending.TryStart())
+                {
+                    continue;
+                }
                 writes.Command("SAVEPOINT group_write;").ExecuteNonQuery();
                 if (pending.Run(writes))
                 {
@@ -139,29 +143,51 @@ internal sealed class SqliteGroupCommit : IDisposable
 
     private abstract class PendingWrite
     {
+        public abstract bool IsCancelled { get; }
+
+        /// <summary>Claims the write for its group; false when its caller gave up first (it is then not run).</summary>
+        public abstract bool TryStart();
+
         /// <summary>Runs the write; false when it threw (its exception is kept for its caller).</summary>
         public abstract bool Run(SqliteWriteGroup writes);
-
-        public abstract bool TryCancel();
 
         public abstract void Fail(Exception exception);
 
         public abstract void Complete();
     }
 
-    private sealed class PendingWrite<T>(Func<SqliteWriteGroup, T> write, CancellationToken cancellationToken) : PendingWrite
+    private sealed class PendingWrite<T> : PendingWrite
     {
+        private const int Waiting = 0, Started = 1, Cancelled = 2;
+
+        private readonly Func<SqliteWriteGroup, T> _write;
+        private readonly CancellationToken _cancellationToken;
+        private readonly CancellationTokenRegistration _registration;
+        private int _state;
         private T? _result;
         private Exception? _failure;
 
+        public PendingWrite(Func<SqliteWriteGroup, T> write, CancellationToken cancellationToken)
+        {
+            _write = write;
+            _cancellationToken = cancellationToken;
+            // A caller that gives up while its write waits (the other process may hold SQLite's lock for a
+            // while) is answered at once; a write already started is finished and committed regardless.
+            _registration = cancellationToken.UnsafeRegister(static state => ((PendingWrite<T>)state!).CancelIfWaiting(), this);
+        }
+
         // Continuations run on the thread pool, not on the writer loop that commits the next group.
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override bool IsCancelled => Volatile.Read(ref _state) == Cancelled;
+
+        public override bool TryStart() => Interlocked.CompareExchange(ref _state, Started, Waiting) == Waiting;
 
         public override bool Run(SqliteWriteGroup writes)
         {
             try
             {
-                _result = write(writes);
+                _result = _write(writes);
                 return true;
             }
             catch (Exception ex)
@@ -171,13 +197,15 @@ internal sealed class SqliteGroupCommit : IDisposable
             }
         }
 
-        // A write whose caller gave up before its group started is not run.
-        public override bool TryCancel() => cancellationToken.IsCancellationRequested && Completion.TrySetCanceled(cancellationToken);
-
-        public override void Fail(Exception exception) => Completion.TrySetException(_failure ?? exception);
+        public override void Fail(Exception exception)
+        {
+            _registration.Dispose();
+            Completion.TrySetException(_failure ?? exception);
+        }
 
         public override void Complete()
         {
+            _registration.Dispose();
             if (_failure is null)
             {
                 Completion.TrySetResult(_result!);
@@ -185,6 +213,14 @@ internal sealed class SqliteGroupCommit : IDisposable
             else
             {
                 Completion.TrySetException(_failure);
+            }
+        }
+
+        private void CancelIfWaiting()
+        {
+            if (Interlocked.CompareExchange(ref _state, Cancelled, Waiting) == Waiting)
+            {
+                Completion.TrySetCanceled(_cancellationToken);
             }
         }
     }

@@ -112,26 +112,27 @@ public sealed class SqliteStoreTests
     }
 
     [Fact]
-    public async Task GroupCommit_WritesNothing_WhenTheCallerGaveUpBeforeItsGroupStarted()
+    public async Task GroupCommit_AnswersACallerWhoGivesUpAtOnce_AndNeverRunsItsWrite()
     {
         await using var stores = await StoreHarness.StartSqliteAsync();
         var database = stores.Services.GetRequiredService<SqliteDocumentDatabase>();
         using var giveUp = new CancellationTokenSource();
         var writes = 0;
 
-        Task<int> write;
+        Task<int> first, write;
         await using (await database.OpenForWritingAsync(Ct))
         {
             // The writer takes the first write it finds and waits for the turn with it; the second waits in line.
-            var first = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), Ct);
+            first = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), Ct);
             await Task.Delay(50, Ct);
             write = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), giveUp.Token);
             giveUp.Cancel();
-            await Task.Delay(50, Ct);
+            // Answered at once, while the write turn is still held and its group has not started.
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(TimeSpan.FromSeconds(5), Ct));
             Assert.False(first.IsCompleted);
         }
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write);
+        await first;
         Assert.Equal(1, writes);
     }
 
