@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Api.Auth;
 using Api.Caching;
 using Api.Sending;
@@ -119,12 +120,12 @@ public static class MonitoringApi
     }
 
     internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ReportMemoryAsync(string service, string instance,
-        MemoryReportRequest report, IConnectionMultiplexer redis)
+        MemoryReportRequest report, ClaimsPrincipal caller, IConnectionMultiplexer redis)
     {
         var errors = new Dictionary<string, string[]>();
-        if (!MemoryReportKeys.IsServiceName(service))
+        if (!RemoteMemoryReporters.Contains(service))
         {
-            errors["service"] = ["must be lower-case letters and digits joined by dashes, at most 64 characters."];
+            errors["service"] = [$"only services without a Redis connection of their own report here: {string.Join(", ", RemoteMemoryReporters)}."];
         }
         if (!MemoryReportKeys.IsInstanceName(instance))
         {
@@ -137,6 +138,12 @@ public static class MonitoringApi
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
+        }
+        // The service's own token (the dashboard mints it with its signing key), not a person's: a staff member
+        // could otherwise stand in for a service, and a fake report changes the alerts.
+        if (caller.FindFirst(AuthPolicies.SubjectClaim)?.Value != ServiceSubjectPrefix + service)
+        {
+            return TypedResults.Problem($"Only {ServiceSubjectPrefix}{service} reports the memory of {service}.", statusCode: StatusCodes.Status403Forbidden);
         }
         try
         {
@@ -151,6 +158,12 @@ public static class MonitoringApi
 
     // A terabyte: far beyond any process on the machines this runs on, and a bound on typos.
     private const long MaxReportedBytes = 1L << 40;
+
+    /// <summary>Services that report their memory through the Api; the others write their reports to Redis themselves.</summary>
+    public static readonly IReadOnlySet<string> RemoteMemoryReporters = new HashSet<string>(StringComparer.Ordinal) { "web-dashboard" };
+
+    /// <summary>A service's token has the subject <c>service:&lt;service&gt;</c>.</summary>
+    public const string ServiceSubjectPrefix = "service:";
 
     private static ProblemHttpResult RedisUnavailable(Exception ex) =>
         TypedResults.Problem($"Redis is not available: {ex.Message}", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Redis unavailable");

@@ -61,8 +61,8 @@ public static partial class MemoryReportKeys
 {
     public const string Prefix = "{monitoring}:memory:";
 
-    /// <summary>This process's instance name: machine and process id.</summary>
-    public static string ThisProcess => $"{Environment.MachineName}-{Environment.ProcessId}";
+    /// <summary>This process's instance name: machine and process id, any character outside <see cref="IsInstanceName"/>'s set replaced by '-'.</summary>
+    public static string ThisProcess { get; } = InstanceUnsafe().Replace($"{Environment.MachineName}-{Environment.ProcessId}", "-");
 
     /// <summary>Service names are lower-case words joined by dashes (api, notification-worker, web-dashboard).</summary>
     public static bool IsServiceName(string? value) => value is { Length: > 0 and <= 64 } && ServicePattern().IsMatch(value);
@@ -75,6 +75,9 @@ public static partial class MemoryReportKeys
 
     [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial System.Text.RegularExpressions.Regex InstancePattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex("[^A-Za-z0-9._-]")]
+    private static partial System.Text.RegularExpressions.Regex InstanceUnsafe();
 
     public static string For(string service, string instance) => Prefix + service + ":" + instance;
 

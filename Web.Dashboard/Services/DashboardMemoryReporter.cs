@@ -21,7 +21,8 @@ public sealed partial class DashboardMemoryReporter(HttpClient http, ApiTokenIss
 
     public static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
-    public static string Instance { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+    /// <summary>Host name and process id, with any character the Api does not take in an instance name replaced by '-'.</summary>
+    public static string Instance { get; } = InstanceUnsafe().Replace($"{Environment.MachineName}-{Environment.ProcessId}", "-");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -32,9 +33,10 @@ public sealed partial class DashboardMemoryReporter(HttpClient http, ApiTokenIss
             {
                 await ReportOnceAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !stoppingToken.IsCancellationRequested))
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // The Api being away shows on the overview; the next tick tries again.
+                // The Api being away or slow (a refused connection, the resilience handler's timeout) shows on the
+                // overview; a report is not worth stopping the dashboard for. The next tick tries again.
                 LogReportFailed(logger, ex.Message);
             }
         }
@@ -56,6 +58,9 @@ public sealed partial class DashboardMemoryReporter(HttpClient http, ApiTokenIss
         using var response = await http.SendAsync(request, cancellationToken);
         response.EnsureSuccessStatusCode();
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("[^A-Za-z0-9._-]")]
+    private static partial System.Text.RegularExpressions.Regex InstanceUnsafe();
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not report the dashboard's memory to the Api: {Reason}")]
     private static partial void LogReportFailed(ILogger logger, string reason);

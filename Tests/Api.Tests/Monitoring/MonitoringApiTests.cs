@@ -49,7 +49,7 @@ public sealed class MonitoringApiTests
         await new ProcessMemoryReporterProbe().WaitForReportAsync(host, Ct);
         const long dashboardBytes = 3L * 1024 * 1024 * 1024;
 
-        var put = await host.Staff().PutAsync("/api/monitoring/memory/web-dashboard/host-1.4242", ApiTestHost.JsonBody(new { workingSetBytes = dashboardBytes }), Ct);
+        var put = await Dashboard(host).PutAsync("/api/monitoring/memory/web-dashboard/host-1.4242", ApiTestHost.JsonBody(new { workingSetBytes = dashboardBytes }), Ct);
 
         Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
         var reports = await ApiTestHost.ReadAsync<List<ProcessMemoryReport>>(await host.Staff().GetAsync("/api/monitoring/memory", Ct));
@@ -63,6 +63,7 @@ public sealed class MonitoringApiTests
 
     [Theory]
     [InlineData("Web Dashboard", "host-1", 1000)]
+    [InlineData("notification-worker", "host-1", 1000)]
     [InlineData("web-dashboard", "host 1", 1000)]
     [InlineData("web-dashboard", "host-1", 0)]
     [InlineData("web-dashboard", "host-1", -5)]
@@ -71,7 +72,7 @@ public sealed class MonitoringApiTests
     {
         await using var host = await ApiTestHost.StartAsync();
 
-        var put = await host.Staff().PutAsync($"/api/monitoring/memory/{Uri.EscapeDataString(service)}/{Uri.EscapeDataString(instance)}",
+        var put = await Dashboard(host).PutAsync($"/api/monitoring/memory/{Uri.EscapeDataString(service)}/{Uri.EscapeDataString(instance)}",
             ApiTestHost.JsonBody(new { workingSetBytes = bytes }), Ct);
 
         await ProblemAssert.IsProblemAsync(put, HttpStatusCode.BadRequest);
@@ -80,12 +81,20 @@ public sealed class MonitoringApiTests
     }
 
     [Fact]
-    public async Task ReportedMemory_IsForStaffOnly()
+    public async Task ReportedMemory_IsTakenOnlyFromTheServicesOwnToken()
     {
         await using var host = await ApiTestHost.StartAsync();
-        var put = await host.Student("s1").PutAsync("/api/monitoring/memory/web-dashboard/host-1", ApiTestHost.JsonBody(new { workingSetBytes = 1000 }), Ct);
-        Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
+        var body = ApiTestHost.JsonBody(new { workingSetBytes = 1000 });
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await host.Student("s1").PutAsync("/api/monitoring/memory/web-dashboard/host-1", body, Ct)).StatusCode);
+        // A staff member is not the dashboard.
+        await ProblemAssert.IsProblemAsync(await host.Staff().PutAsync("/api/monitoring/memory/web-dashboard/host-1", body, Ct), HttpStatusCode.Forbidden);
+        var reports = await ApiTestHost.ReadAsync<List<ProcessMemoryReport>>(await host.Staff().GetAsync("/api/monitoring/memory", Ct));
+        Assert.DoesNotContain(reports, r => r.Service == "web-dashboard");
     }
+
+    /// <summary>A client with the token the dashboard mints for its reports.</summary>
+    private static HttpClient Dashboard(ApiTestHost host) => host.WithToken(ApiTestHost.Token("staff", "service:web-dashboard"));
 
     [Theory]
     [InlineData(100, MetricLevels.Green)]
