@@ -23,6 +23,10 @@ public sealed class ApiCacheOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan RecordTtl { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>When student records are evicted a second time after an upload (see <see cref="RecordCache.StudentsChangedAsync"/>).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan RecordReevictDelay { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How long an entry stays in this process's memory; other instances' writes reach it through the backplane.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan MemoryTtl { get; set; } = TimeSpan.FromSeconds(30);

@@ -11,7 +11,8 @@ namespace Api.Caching;
 /// Api instance through the backplane), so a corrected phone number is used by the next confirmation.
 /// A missing record is not cached: the store's NotFound reaches the caller every time.
 /// </summary>
-public sealed class RecordCache(IFusionCache cache, IFormStore forms, IStudentStore students, IOptions<ApiCacheOptions> options)
+public sealed partial class RecordCache(IFusionCache cache, IFormStore forms, IStudentStore students, IOptions<ApiCacheOptions> options,
+    TimeProvider time, ILogger<RecordCache> logger)
 {
     private static readonly string[] s_formTags = [CacheKeys.FormRecordsTag];
     private static readonly string[] s_studentTags = [CacheKeys.StudentRecordsTag];
@@ -29,7 +30,31 @@ public sealed class RecordCache(IFusionCache cache, IFormStore forms, IStudentSt
         cache.GetOrSetAsync<Student>(CacheKeys.StudentRecord(id), (_, ct) => students.GetAsync(id, ct), default,
             _entry, s_studentTags, cancellationToken);
 
-    /// <summary>After students were changed in the store: no cached student record is served again.</summary>
-    public ValueTask StudentsChangedAsync(CancellationToken cancellationToken) =>
-        cache.RemoveByTagAsync(CacheKeys.StudentRecordsTag, token: cancellationToken);
+    /// <summary>
+    /// After students were changed in the store: no cached student record is served again. A load that read
+    /// the store just before the change may store the old record just after this eviction; a second
+    /// eviction <see cref="ApiCacheOptions.RecordReevictDelay"/> later removes that one too. Not cancellable:
+    /// the change is committed, so the eviction must happen even when the request that made it goes away.
+    /// </summary>
+    public async Task StudentsChangedAsync()
+    {
+        await cache.RemoveByTagAsync(CacheKeys.StudentRecordsTag).ConfigureAwait(false);
+        _ = EvictStudentsAgainAsync();
+    }
+
+    private async Task EvictStudentsAgainAsync()
+    {
+        try
+        {
+            await Task.Delay(options.Value.RecordReevictDelay, time).ConfigureAwait(false);
+            await cache.RemoveByTagAsync(CacheKeys.StudentRecordsTag).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogReevictFailed(logger, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The second eviction of cached student records failed; they expire with their TTL")]
+    private static partial void LogReevictFailed(ILogger logger, Exception exception);
 }

@@ -107,13 +107,14 @@ public static class StudentsApi
         var (upserts, rejected) = ValidateRows(rows, columns, contacts);
 
         var counts = await students.UpsertManyAsync(upserts, cancellationToken);
+        // The rows are committed: the evictions run to the end even if the caller has gone.
         if (counts.Inserted + counts.Updated > 0)
         {
-            await cache.InvalidateAsync(CacheKeys.StudentsList, cancellationToken);
+            await cache.InvalidateAsync(CacheKeys.StudentsList, CancellationToken.None);
         }
         if (counts.Updated > 0)
         {
-            await records.StudentsChangedAsync(cancellationToken);
+            await records.StudentsChangedAsync();
         }
 
         var notifications = new List<NotificationRequest>(upserts.Count * 2);
@@ -133,7 +134,7 @@ public static class StudentsApi
     /// <summary>The same columns as an upload, so an exported list can be corrected and uploaded again.</summary>
     internal static IResult Export(IStudentStore students, CancellationToken cancellationToken) =>
         CsvDownload.Create("students.csv", [StudentColumns.Name, StudentColumns.Email, StudentColumns.Phone, StudentColumns.RollNumber, StudentColumns.Batch],
-            students.ListAsync, student => [student.Name, student.Email, student.Phone, student.RollNumber, student.BatchId], cancellationToken);
+            students.ListAsync, student => student.Id, student => [student.Name, student.Email, student.Phone, student.RollNumber, student.BatchId], cancellationToken);
 
     internal static (List<StudentUpsert> Valid, List<RowProblem> Rejected) ValidateRows(
         IReadOnlyList<SheetRow> rows, Dictionary<string, int> columns, ContactValidator contacts)

@@ -3,6 +3,7 @@ using Api.Forms;
 using Api.Students;
 using Api.Tests.Infrastructure;
 using Notifications.Stores;
+using ZiggyCreatures.Caching.Fusion;
 
 namespace Api.Tests.Caching;
 
@@ -79,5 +80,26 @@ public sealed class ApiCacheTests
         Assert.Equal(0, (await ApiTestHost.ReadAsync<FormAnalytics>(await staff.GetAsync($"/api/forms/{form.Id}/analytics", Ct))).Total);
         await host.Student(student.Id).PostAsync($"/api/forms/{form.Id}/submissions", ApiTestHost.JsonBody(new { answers = new { comment = "x" } }), Ct);
         Assert.Equal(1, (await ApiTestHost.ReadAsync<FormAnalytics>(await staff.GetAsync($"/api/forms/{form.Id}/analytics", Ct))).Total);
+    }
+
+    [Fact]
+    public async Task AStudentRecordCachedJustAfterAnUpload_IsEvictedAgainShortlyAfter()
+    {
+        await using var host = await ApiTestHost.StartAsync(settings => settings["ApiCache:RecordReevictDelay"] = "00:00:01");
+        var before = await host.SeedStudentAsync(phone: "+919876500001");
+        var records = host.Service<RecordCache>();
+
+        // The store changes and the Api evicts; then a load that read the store before the change stores what it read.
+        await host.Service<IStudentStore>().UpsertManyAsync([new StudentUpsert(before.RollNumber, before.Name, before.Email, "+919876500002")], Ct);
+        await records.StudentsChangedAsync();
+        await host.Service<IFusionCache>().SetAsync(CacheKeys.StudentRecord(before.Id), before, tags: [CacheKeys.StudentRecordsTag], token: Ct);
+        Assert.Equal("+919876500001", (await records.GetStudentAsync(before.Id, Ct)).Phone);
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while ((await records.GetStudentAsync(before.Id, Ct)).Phone != "+919876500002")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the stale record was not evicted a second time");
+            await Task.Delay(50, Ct);
+        }
     }
 }
