@@ -21,21 +21,30 @@ public static class CsvDownload
 
     /// <summary>
     /// A 200 response that streams <paramref name="header"/> and then one row per record of a paged store
-    /// listing, read <see cref="ReadChunk"/> at a time (an export of 100,000 students never holds them all).
+    /// listing, read <see cref="ReadChunk"/> at a time (an export of 100,000 students never holds their
+    /// records, only their ids). Each chunk is its own query, and records may be added meanwhile; nothing
+    /// is ever deleted from these listings, so a record added before the current position can only push
+    /// one already written into the next chunk, never make one skip: records whose id was written are
+    /// dropped.
     /// </summary>
     public static IResult Create<T>(string fileName, IReadOnlyList<string> header,
-        Func<PageRequest, CancellationToken, Task<Page<T>>> readPage, Func<T, IReadOnlyList<string?>> toRow, CancellationToken cancellationToken) =>
-        Create(fileName, header, RowsAsync(readPage, toRow, cancellationToken), cancellationToken);
+        Func<PageRequest, CancellationToken, Task<Page<T>>> readPage, Func<T, string> idOf, Func<T, IReadOnlyList<string?>> toRow,
+        CancellationToken cancellationToken) =>
+        Create(fileName, header, RowsAsync(readPage, idOf, toRow, cancellationToken), cancellationToken);
 
     private static async IAsyncEnumerable<IReadOnlyList<string?>> RowsAsync<T>(Func<PageRequest, CancellationToken, Task<Page<T>>> readPage,
-        Func<T, IReadOnlyList<string?>> toRow, [EnumeratorCancellation] CancellationToken cancellationToken)
+        Func<T, string> idOf, Func<T, IReadOnlyList<string?>> toRow, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var written = new HashSet<string>(StringComparer.Ordinal);
         for (var offset = 0; ; offset += ReadChunk)
         {
             var page = await readPage(new PageRequest(offset, ReadChunk), cancellationToken).ConfigureAwait(false);
             foreach (var record in page.Items)
             {
-                yield return toRow(record);
+                if (written.Add(idOf(record)))
+                {
+                    yield return toRow(record);
+                }
             }
             if (page.Items.Count < ReadChunk)
             {

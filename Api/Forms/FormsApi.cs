@@ -149,7 +149,7 @@ public static class FormsApi
         var form = await forms.GetAsync(formId, cancellationToken);
         var fields = form.Fields.Select(f => f.Name).ToArray();
         return CsvDownload.Create($"submissions-{form.Id}.csv", ["submitted at", "roll number", "student id", "status", .. fields],
-            (page, ct) => submissions.ListByFormAsync(form.Id, page, ct),
+            (page, ct) => submissions.ListByFormAsync(form.Id, page, ct), submission => submission.Id,
             submission =>
             [
                 submission.SubmittedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
