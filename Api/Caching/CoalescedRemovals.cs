@@ -51,26 +51,40 @@ public sealed class CoalescedRemovals(Func<string, Task> remove)
     {
         while (true)
         {
+            Exception? failure = null;
             try
             {
                 await remove(key).ConfigureAwait(false);
-                completion.TrySetResult();
             }
             catch (Exception ex)
             {
-                completion.TrySetException(ex);
+                failure = ex;
             }
+            // The key's state first, then its callers: a caller that asks again at once starts a new removal.
+            TaskCompletionSource? next;
             lock (_keys)
             {
-                if (removals.Next is null)
+                next = removals.Next;
+                removals.Next = null;
+                if (next is null)
                 {
                     removals.Running = false;
                     _keys.Remove(key);
-                    return;
                 }
-                completion = removals.Next;
-                removals.Next = null;
             }
+            if (failure is null)
+            {
+                completion.TrySetResult();
+            }
+            else
+            {
+                completion.TrySetException(failure);
+            }
+            if (next is null)
+            {
+                return;
+            }
+            completion = next;
         }
     }
 
