@@ -30,6 +30,9 @@ public sealed class ApiCacheOptions
     /// <summary>How long an entry stays in this process's memory; other instances' writes reach it through the backplane.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan MemoryTtl { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an entry that lives <paramref name="ttl"/> in Redis stays in memory: never longer than in Redis.</summary>
+    public TimeSpan MemoryDurationFor(TimeSpan ttl) => ttl < MemoryTtl ? ttl : MemoryTtl;
 }
 
 /// <summary>
@@ -71,7 +74,7 @@ public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis, I
         {
             loaded = true;
             return await load(ct).ConfigureAwait(false);
-        }, entry => entry.SetDuration(ttl).SetMemoryCacheDuration(ttl < options.Value.MemoryTtl ? ttl : options.Value.MemoryTtl), cancellationToken)
+        }, entry => entry.SetDuration(ttl).SetMemoryCacheDuration(options.Value.MemoryDurationFor(ttl)), cancellationToken)
             .ConfigureAwait(false);
         Count(loaded ? CacheKeys.MissesCounter : CacheKeys.HitsCounter);
         return value;

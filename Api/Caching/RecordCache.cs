@@ -19,7 +19,7 @@ public sealed partial class RecordCache(IFusionCache cache, IFormStore forms, IS
 
     private readonly FusionCacheEntryOptions _entry = new(options.Value.RecordTtl)
     {
-        MemoryCacheDuration = options.Value.MemoryTtl < options.Value.RecordTtl ? options.Value.MemoryTtl : options.Value.RecordTtl,
+        MemoryCacheDuration = options.Value.MemoryDurationFor(options.Value.RecordTtl),
     };
 
     public ValueTask<Form> GetFormAsync(string id, CancellationToken cancellationToken) =>

@@ -6,8 +6,8 @@ namespace Api.Exports;
 
 /// <summary>
 /// CSV downloads written with CsvHelper straight to the response. A cell that a spreadsheet would run
-/// as a formula (it starts with =, +, -, @, tab or CR: CSV injection) gets CsvHelper's escape, a leading
-/// apostrophe, so Excel or LibreOffice shows it as text. Phone numbers in E.164 start with '+' and are
+/// as a formula (<see cref="SpreadsheetText.FormulaStarts"/>: CSV injection) gets CsvHelper's escape, a
+/// leading apostrophe, so Excel or LibreOffice shows it as text. Phone numbers in E.164 start with '+' and are
 /// escaped too; an upload of the file reads them back all the same (libphonenumber skips the apostrophe).
 /// </summary>
 public static class CsvDownload
@@ -17,7 +17,12 @@ public static class CsvDownload
     /// <summary>How many records a listing reads from the store at a time while it streams.</summary>
     public const int ReadChunk = PageRequest.MaxLimit;
 
-    private static readonly CsvWriterOptions s_options = new() { Injection = CsvInjection.Escape };
+    private static readonly CsvWriterOptions s_options = new()
+    {
+        Injection = CsvInjection.Escape,
+        InjectionCharacters = SpreadsheetText.FormulaStarts,
+        InjectionEscape = SpreadsheetText.Escape,
+    };
 
     /// <summary>
     /// A 200 response that streams <paramref name="header"/> and then one row per record of a paged store

@@ -64,22 +64,3 @@ public sealed class ContactValidator(IOptions<ValidationOptions> options)
         return email;
     }
 }
-
-/// <summary>
-/// Values that a spreadsheet would run as a formula (CSV injection) get a leading apostrophe wherever
-/// this Api shows uploaded data again: the row report here, CSV exports through CsvHelper's own escape
-/// (see <see cref="Api.Exports.CsvDownload"/>), which uses the same characters and apostrophe.
-/// </summary>
-public static class SpreadsheetText
-{
-    private static readonly char[] s_formulaStarts = ['=', '+', '-', '@', '\t', '\r'];
-
-    public static string Neutralize(string value) =>
-        IsFormulaLike(value) ? "'" + value : value;
-
-    /// <summary>The value before <see cref="Neutralize"/>: an apostrophe in front of a formula-like value is dropped.</summary>
-    public static string? Unescape(string? value) =>
-        value is { Length: > 1 } && value[0] == '\'' && IsFormulaLike(value[1..]) ? value[1..] : value;
-
-    private static bool IsFormulaLike(string value) => value.Length > 0 && Array.IndexOf(s_formulaStarts, value[0]) >= 0;
-}
