@@ -18,6 +18,7 @@ public sealed class RedisServerProcess : ITestRedisServer
 {
     public const string Binary = "/usr/bin/redis-server";
     private readonly Process _process;
+    private int _disposed;
 
     private RedisServerProcess(Process process, int port, string directory)
     {
@@ -58,8 +59,13 @@ public sealed class RedisServerProcess : ITestRedisServer
         return server;
     }
 
+    /// <summary>Stops the server; a second call (a test stopped it, then its host disposes it) does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
