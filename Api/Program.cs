@@ -64,6 +64,8 @@ builder.Services.AddSingleton<NotificationSpool>();
 builder.Services.AddSingleton<NotificationDispatcher>();
 builder.Services.AddSingleton<DeliveryLogWriter>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryLogWriter>());
+builder.Services.AddSingleton<SubmissionPipeline>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<SubmissionPipeline>());
 builder.Services.AddSingleton<SpoolDrainer>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<SpoolDrainer>());
 builder.Services.AddSingleton<ProcessMemoryReports>();

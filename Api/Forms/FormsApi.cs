@@ -65,9 +65,8 @@ public static class FormsApi
     }
 
     internal static async Task<Results<Accepted<SubmissionAccepted>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        string formId, SubmitFormRequest request, HttpContext context, RecordCache records, IFormSubmissionStore submissions,
-        NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, IdempotentResponses responses,
-        CancellationToken cancellationToken)
+        string formId, SubmitFormRequest request, HttpContext context, RecordCache records, SubmissionPipeline pipeline,
+        IdempotentResponses responses, CancellationToken cancellationToken)
     {
         var idempotencyKey = IdempotencyKeys.FromRequest(context, "form-submission:" + formId);
         if (await responses.FindAsync<SubmissionAccepted>(idempotencyKey) is { } earlier)
@@ -88,11 +87,9 @@ public static class FormsApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        var submission = await submissions.CreateAsync(new NewSubmission(form.Id, student.Id, student.RollNumber, answers), cancellationToken);
-        var notifications = Confirmation(templates, form, student, submission, idempotencyKey ?? submission.Id);
-        var dispatched = await dispatcher.DispatchAsync(notifications, cancellationToken);
-        await cache.InvalidateAsync(CacheKeys.FormAnalytics(form.Id), cancellationToken);
-
+        // Stored, confirmation queued (or spooled) and analytics invalidated together with the submissions
+        // that arrive at the same time.
+        var (submission, dispatched) = await pipeline.SubmitAsync(new SubmissionWork(form, student, answers, idempotencyKey), cancellationToken);
         var statusUrl = dispatched.Spooled
             ? $"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}"
             : $"/api/notifications/{dispatched.TaskIds[0]}";
@@ -114,23 +111,6 @@ public static class FormsApi
             errors["answers." + unknown] = ["is not a field of this form."];
         }
         return errors;
-    }
-
-    private static NotificationRequest[] Confirmation(NotificationTemplates templates, Form form, Student student, FormSubmission submission, string requestKey)
-    {
-        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, FormTitle = form.Title, SubmittedAt = submission.SubmittedAt };
-        var sms = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Sms, model);
-        var email = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Email, model);
-        var correlation = new Correlation { SubmissionId = submission.Id, StudentId = student.Id };
-        // Keyed by the request (its Idempotency-Key, else the new submission): a retried request queues nothing new.
-        return
-        [
-            NotificationRequest.Sms(student.Phone, sms.TextBody) with { IdempotencyKey = $"submission:{requestKey}:sms", Correlation = correlation },
-            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody) with
-            {
-                IdempotencyKey = $"submission:{requestKey}:email", Correlation = correlation,
-            },
-        ];
     }
 
     internal static async Task<Ok<PagedList<FormSubmission>>> ListSubmissionsAsync(string formId, int? page, int? pageSize, IFormStore forms,

@@ -5,9 +5,9 @@ using Notifications.Queue;
 namespace Api.Sending;
 
 /// <summary>
-/// A durable local queue for notifications Redis could not take: one JSON file per request, written to
-/// a temporary name, flushed to disk and then renamed, so a file either holds a whole request or does
-/// not exist. Every spooled request carries an idempotency key, so draining a file twice (a crash
+/// A durable local queue for notifications Redis could not take: one JSON file per write (a request's
+/// notifications, or a whole batch of form submissions'), written to a temporary name, flushed to disk
+/// and then renamed, so a file either holds a whole write or does not exist. Every spooled request carries an idempotency key, so draining a file twice (a crash
 /// between enqueue and delete) queues it once.
 /// </summary>
 public sealed class NotificationSpool
@@ -24,7 +24,8 @@ public sealed class NotificationSpool
 
     public string Directory => _directory;
 
-    public int Count => System.IO.Directory.EnumerateFiles(_directory, "*" + Extension).Count();
+    /// <summary>Spooled files still to drain (each holds one or more notifications).</summary>
+    public int FileCount => System.IO.Directory.EnumerateFiles(_directory, "*" + Extension).Count();
 
     public async Task WriteAsync(IReadOnlyList<NotificationRequest> requests, CancellationToken cancellationToken)
     {

@@ -13,7 +13,7 @@ public sealed class QueueHealthCheck(IConnectionMultiplexer redis, NotificationS
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var spooled = spool.Count;
+        var spooled = spool.FileCount;
         var data = new Dictionary<string, object> { ["spooled"] = spooled };
         try
         {
@@ -23,7 +23,7 @@ public sealed class QueueHealthCheck(IConnectionMultiplexer redis, NotificationS
                 data["redisLatencyMs"] = latency.TotalMilliseconds;
                 return spooled == 0
                     ? HealthCheckResult.Healthy("Redis answers.", data)
-                    : HealthCheckResult.Degraded($"Redis answers; {spooled} spooled requests still to drain.", data: data);
+                    : HealthCheckResult.Degraded($"Redis answers; {spooled} spool files still to drain.", data: data);
             }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)

@@ -57,7 +57,7 @@ public sealed partial class SpoolDrainer(
         return drained;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Drained {Count} spooled requests into the queue")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Drained {Count} spool files into the queue")]
     private static partial void LogDrained(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Spool drain paused: {Reason}")]

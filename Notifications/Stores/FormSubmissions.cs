@@ -35,6 +35,14 @@ public interface IFormSubmissionStore
     /// <exception cref="NotFoundException">The form does not exist.</exception>
     Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores several submissions in one write (one transaction on SQLite, one insert on MongoDB); the
+    /// Api's submission pipeline uses it for the requests that arrive together. Every submission and
+    /// every form is checked before anything is written.
+    /// </summary>
+    /// <exception cref="NotFoundException">A form does not exist; none of the submissions is stored.</exception>
+    Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions, CancellationToken cancellationToken = default);
+
     /// <summary>A form's submissions, newest first.</summary>
     Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default);
 

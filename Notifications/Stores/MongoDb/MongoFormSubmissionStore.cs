@@ -8,22 +8,38 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
 {
     private static readonly FilterDefinitionBuilder<SubmissionDocument> s_filter = Builders<SubmissionDocument>.Filter;
 
-    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default)
+    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default) =>
+        (await CreateManyAsync([submission], cancellationToken).ConfigureAwait(false))[0];
+
+    public async Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions,
+        CancellationToken cancellationToken = default)
     {
-        var input = StoreInput.Submission(submission, time.GetUtcNow());
-        await ThrowIfFormUnknownAsync(input.FormId, cancellationToken).ConfigureAwait(false);
-        var document = new SubmissionDocument
+        ArgumentNullException.ThrowIfNull(submissions);
+        var now = time.GetUtcNow();
+        var documents = submissions.Select(submission =>
         {
-            Id = RecordIds.New(),
-            FormId = input.FormId,
-            StudentId = input.StudentId,
-            RollNumber = input.RollNumber,
-            Answers = new Dictionary<string, string>(input.Answers, StringComparer.Ordinal),
-            Status = input.Status,
-            SubmittedAt = input.SubmittedAt!.Value.UtcDateTime,
-        };
-        await database.Submissions.InsertOneAsync(document, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return ToSubmission(document);
+            var input = StoreInput.Submission(submission, now);
+            return new SubmissionDocument
+            {
+                Id = RecordIds.New(),
+                FormId = input.FormId,
+                StudentId = input.StudentId,
+                RollNumber = input.RollNumber,
+                Answers = new Dictionary<string, string>(input.Answers, StringComparer.Ordinal),
+                Status = input.Status,
+                SubmittedAt = input.SubmittedAt!.Value.UtcDateTime,
+            };
+        }).ToList();
+        if (documents.Count == 0)
+        {
+            return [];
+        }
+        foreach (var formId in documents.Select(d => d.FormId).Distinct(StringComparer.Ordinal))
+        {
+            await ThrowIfFormUnknownAsync(formId, cancellationToken).ConfigureAwait(false);
+        }
+        await database.Submissions.InsertManyAsync(documents, new InsertManyOptions { IsOrdered = true }, cancellationToken).ConfigureAwait(false);
+        return documents.ConvertAll(ToSubmission);
     }
 
     public async Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default)

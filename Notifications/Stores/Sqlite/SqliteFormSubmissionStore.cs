@@ -10,24 +10,47 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
     private const string InsertSql =
         $"INSERT INTO form_submissions ({Columns}) VALUES ($id, $form_id, $student_id, $roll_number, $answers, $status, $submitted_at);";
 
-    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default)
+    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default) =>
+        (await CreateManyAsync([submission], cancellationToken).ConfigureAwait(false))[0];
+
+    public async Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions,
+        CancellationToken cancellationToken = default)
     {
-        var input = StoreInput.Submission(submission, time.GetUtcNow());
+        ArgumentNullException.ThrowIfNull(submissions);
+        var now = time.GetUtcNow();
+        var created = new FormSubmission[submissions.Count];
+        var answers = new string[submissions.Count];
+        for (var i = 0; i < created.Length; i++)
+        {
+            var input = StoreInput.Submission(submissions[i], now);
+            created[i] = new FormSubmission(RecordIds.New(), input.FormId, input.StudentId, input.RollNumber, input.Answers, input.Status, input.SubmittedAt!.Value);
+            answers[i] = JsonSerializer.Serialize(created[i].Answers);
+        }
+        if (created.Length == 0)
+        {
+            return created;
+        }
         using var activity = StoreTelemetry.StartSqlite("form_submissions.create");
-        var created = new FormSubmission(RecordIds.New(), input.FormId, input.StudentId, input.RollNumber, input.Answers, input.Status, input.SubmittedAt!.Value);
-        var answers = JsonSerializer.Serialize(created.Answers);
-        // Group commit: under load one transaction stores the submissions of many requests.
+        // Group commit: under load one transaction stores the submissions of many requests. One write of
+        // the group is all of these submissions, so an unknown form stores none of them.
         await database.WriteInGroupAsync(writes =>
         {
-            if (writes.Command("SELECT 1 FROM forms WHERE id = $id;").With("$id", created.FormId).ExecuteScalar() is null)
+            foreach (var formId in created.Select(s => s.FormId).Distinct(StringComparer.Ordinal))
             {
-                throw new NotFoundException("form", created.FormId);
+                if (writes.Command("SELECT 1 FROM forms WHERE id = $id;").With("$id", formId).ExecuteScalar() is null)
+                {
+                    throw new NotFoundException("form", formId);
+                }
             }
-            return writes.Command(InsertSql)
-                .With("$id", created.Id).With("$form_id", created.FormId).With("$student_id", created.StudentId)
-                .With("$roll_number", created.RollNumber).With("$answers", answers)
-                .With("$status", created.Status).With("$submitted_at", created.SubmittedAt.ToStored())
-                .ExecuteNonQuery();
+            for (var i = 0; i < created.Length; i++)
+            {
+                writes.Command(InsertSql)
+                    .With("$id", created[i].Id).With("$form_id", created[i].FormId).With("$student_id", created[i].StudentId)
+                    .With("$roll_number", created[i].RollNumber).With("$answers", answers[i])
+                    .With("$status", created[i].Status).With("$submitted_at", created[i].SubmittedAt.ToStored())
+                    .ExecuteNonQuery();
+            }
+            return created.Length;
         }, cancellationToken).ConfigureAwait(false);
         return created;
     }

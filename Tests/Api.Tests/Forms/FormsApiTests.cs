@@ -130,6 +130,22 @@ public sealed class FormsApiTests
     }
 
     [Fact]
+    public async Task Submit_ReturnsValidationProblem_AndStoresNothing_WhenAnAnswerIsTooLong()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+
+        var response = await host.Student(student.Id).PostAsync($"/api/forms/{form.Id}/submissions",
+            Answers(("comment", new string('x', FieldLimits.AnswerValue + 1))), Ct);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("answers.comment", out _));
+        Assert.Equal(0, (await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 1), Ct)).Total);
+        Assert.Equal(0, (await host.QueueStatsAsync()).Pending);
+    }
+
+    [Fact]
     public async Task Submit_ReturnsNotFound_ForUnknownFormOrStudent()
     {
         await using var host = await ApiTestHost.StartAsync();

@@ -40,12 +40,14 @@ public sealed class RedisOutageTests
             }));
         }
         Assert.All(accepted, a => Assert.True(a.Spooled));
-        Assert.Equal(submissions, host.Service<NotificationSpool>().Count);
+        var spool = host.Service<NotificationSpool>();
+        var spooled = await Task.WhenAll(spool.List().Select(file => NotificationSpool.ReadAsync(file, Ct)));
+        Assert.Equal(submissions * 2, spooled.Sum(file => file.Count));
         var health = JsonDocument.Parse(await host.Anonymous().GetStringAsync("/health", Ct)).RootElement;
         Assert.Equal("Degraded", health.GetProperty("status").GetString());
 
         await host.RestartRedisAsync();
-        await WaitUntilAsync(() => Task.FromResult(host.Service<NotificationSpool>().Count == 0), "the spool to drain");
+        await WaitUntilAsync(() => Task.FromResult(spool.FileCount == 0), "the spool to drain");
 
         // The worker's stand-in: a consumer on its own connection that records every task it is given.
         var delivered = new ConcurrentDictionary<string, int>();

@@ -215,6 +215,43 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task CreateMany_StoresEverySubmission_WithItsOwnId()
+    {
+        await using var stores = await StartAsync();
+        var form = await stores.Forms.CreateAsync(new NewForm("Feedback", true, []), Ct);
+        var other = await stores.Forms.CreateAsync(new NewForm("Other", true, []), Ct);
+
+        var created = await stores.Submissions.CreateManyAsync(
+        [
+            new NewSubmission(form.Id, "s1", "R1", new Dictionary<string, string> { ["q"] = "one" }),
+            new NewSubmission(other.Id, "s2", "R2", new Dictionary<string, string> { ["q"] = "two" }),
+            new NewSubmission(form.Id, "s3", "R3", new Dictionary<string, string> { ["q"] = "three" }),
+        ], Ct);
+
+        Assert.Equal(["R1", "R2", "R3"], created.Select(s => s.RollNumber));
+        Assert.Equal(3, created.Select(s => s.Id).Distinct().Count());
+        var stored = await stores.Submissions.ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
+        Assert.Equal(new[] { created[0].Id, created[2].Id }.Order(), stored.Items.Select(s => s.Id).Order());
+        Assert.Equal("two", (await stores.Submissions.ListByFormAsync(other.Id, new PageRequest(0, 10), Ct)).Items.Single().Answers["q"]);
+    }
+
+    [Fact]
+    public async Task CreateMany_StoresNothing_WhenOneFormIsUnknown_OrOneAnswerIsTooLong()
+    {
+        await using var stores = await StartAsync();
+        var form = await stores.Forms.CreateAsync(new NewForm("Feedback", true, []), Ct);
+        var fine = new NewSubmission(form.Id, "s1", "R1", new Dictionary<string, string> { ["q"] = "ok" });
+
+        await Assert.ThrowsAsync<NotFoundException>(() => stores.Submissions.CreateManyAsync(
+            [fine, new NewSubmission("no-such-form", "s2", "R2", new Dictionary<string, string>())], Ct));
+        await Assert.ThrowsAsync<FieldTooLongException>(() => stores.Submissions.CreateManyAsync(
+            [fine, new NewSubmission(form.Id, "s2", "R2", new Dictionary<string, string> { ["q"] = new string('x', FieldLimits.AnswerValue + 1) })], Ct));
+
+        Assert.Equal(0, (await stores.Submissions.ListByFormAsync(form.Id, new PageRequest(0, 10), Ct)).Total);
+        Assert.Empty(await stores.Submissions.CreateManyAsync([], Ct));
+    }
+
+    [Fact]
     public async Task ListByForm_ReturnsThatFormsSubmissionsNewestFirst_WithAnswersIntact()
     {
         await using var stores = await StartAsync();
