@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Api.Caching;
+using Api.Hosting;
 using Api.Sending;
 using Notifications.Queue;
 using Notifications.Stores;
@@ -32,7 +33,7 @@ public sealed record SubmissionReceipt(FormSubmission Submission, DispatchResult
 /// </remarks>
 public sealed partial class SubmissionPipeline(
     IFormSubmissionStore submissions, NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache,
-    ILogger<SubmissionPipeline> logger) : IHostedService
+    ILogger<SubmissionPipeline> logger) : DrainingLoop
 {
     /// <summary>Bounds one batch's store transaction (the worker may be waiting for SQLite's write lock).</summary>
     private const int MaxBatch = 256;
@@ -41,7 +42,6 @@ public sealed partial class SubmissionPipeline(
     private static readonly ActivitySource s_activitySource = new("Notifications.Api");
 
     private readonly Channel<PendingSubmission> _pending = Channel.CreateUnbounded<PendingSubmission>(new UnboundedChannelOptions { SingleReader = true });
-    private Task _loop = Task.CompletedTask;
 
     /// <summary>
     /// Stores the submission and queues its confirmation with the next batch. Cancelling before the batch
@@ -57,25 +57,9 @@ public sealed partial class SubmissionPipeline(
         return pending.Completion.Task;
     }
 
-    /// <remarks>
-    /// Not a BackgroundService: since .NET 10 it starts its loop with Task.Run on the stopping token, so a
-    /// stop that comes right after the start can keep the loop from ever running, and the submissions
-    /// already handed in would wait for ever.
-    /// </remarks>
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        _loop = Task.Run(RunAsync, CancellationToken.None);
-        return Task.CompletedTask;
-    }
+    protected override void CompleteIntake() => _pending.Writer.TryComplete();
 
-    /// <summary>Takes no more submissions and waits until those accepted are stored and queued.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        _pending.Writer.TryComplete();
-        await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task RunAsync()
+    protected override async Task RunAsync()
     {
         var batch = new List<PendingSubmission>(MaxBatch);
         while (await _pending.Reader.WaitToReadAsync().ConfigureAwait(false))

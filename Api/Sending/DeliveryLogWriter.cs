@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Api.Hosting;
 using Notifications.Queue;
 using Notifications.Stores;
 
@@ -10,7 +11,7 @@ namespace Api.Sending;
 /// write per task. Events are written in batches; the log orders them by time, so one that lands after
 /// the worker's <c>Sending</c> does not move a task backwards.
 /// </summary>
-public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProvider time, ILogger<DeliveryLogWriter> logger) : BackgroundService
+public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProvider time, ILogger<DeliveryLogWriter> logger) : DrainingLoop
 {
     private const int BatchSize = 500;
     private readonly Channel<DeliveryEvent> _events = Channel.CreateUnbounded<DeliveryEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -37,11 +38,12 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override void CompleteIntake() => _events.Writer.TryComplete();
+
+    protected override async Task RunAsync()
     {
         var batch = new List<DeliveryEvent>(BatchSize);
-        // Not stopped by the token: the writer drains what is left once the channel completes at shutdown.
-        while (await _events.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (await _events.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (batch.Count < BatchSize && _events.Reader.TryRead(out var next))
             {
@@ -58,12 +60,6 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             Interlocked.Add(ref _unwritten, -batch.Count);
             batch.Clear();
         }
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        _events.Writer.TryComplete();
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits until every event written so far is in the log (tests and the benchmark).</summary>
