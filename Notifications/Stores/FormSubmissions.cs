@@ -33,7 +33,8 @@ public sealed record FormAnalytics(string FormId, long Total, IReadOnlyList<Dail
 public interface IFormSubmissionStore
 {
     /// <exception cref="NotFoundException">The form does not exist.</exception>
-    Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default);
+    async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default) =>
+        (await CreateManyAsync([submission], cancellationToken).ConfigureAwait(false))[0];
 
     /// <summary>
     /// Stores several submissions in one write (one transaction on SQLite, one insert on MongoDB); the

@@ -8,9 +8,6 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
 {
     private static readonly FilterDefinitionBuilder<SubmissionDocument> s_filter = Builders<SubmissionDocument>.Filter;
 
-    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default) =>
-        (await CreateManyAsync([submission], cancellationToken).ConfigureAwait(false))[0];
-
     public async Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions,
         CancellationToken cancellationToken = default)
     {

@@ -10,9 +10,6 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
     private const string InsertSql =
         $"INSERT INTO form_submissions ({Columns}) VALUES ($id, $form_id, $student_id, $roll_number, $answers, $status, $submitted_at);";
 
-    public async Task<FormSubmission> CreateAsync(NewSubmission submission, CancellationToken cancellationToken = default) =>
-        (await CreateManyAsync([submission], cancellationToken).ConfigureAwait(false))[0];
-
     public async Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions,
         CancellationToken cancellationToken = default)
     {
