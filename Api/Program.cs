@@ -62,6 +62,8 @@ builder.Services.AddSingleton<OutboxReader>();
 builder.Services.AddSingleton<IdempotentResponses>();
 builder.Services.AddSingleton<NotificationSpool>();
 builder.Services.AddSingleton<NotificationDispatcher>();
+// Hosted services stop in reverse order: the pipeline (which logs Queued events while it drains) stops
+// before the delivery-log writer, so its last events are still written.
 builder.Services.AddSingleton<DeliveryLogWriter>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryLogWriter>());
 builder.Services.AddSingleton<SubmissionPipeline>();

@@ -28,12 +28,12 @@ public sealed record SubmissionReceipt(FormSubmission Submission, DispatchResult
 /// With the store, the queue and the cache each batching on its own, a submission still waited three
 /// times; now it waits once. In the same benchmark run (bench/run.sh api) that took the CPU per
 /// submission from 239–283 µs to 197–204 µs and p99 from 39 ms to 32 ms.
-/// A batch that fails because of one submission's input is taken again one submission at a time, so
-/// the error is that submission's own; any other failure (the store is down) fails the whole batch.
+/// A submission whose own input is wrong (its confirmation, its answers, its form) fails alone and
+/// stores nothing; any other failure (the store or the spool's disk is down) fails the whole batch.
 /// </remarks>
 public sealed partial class SubmissionPipeline(
     IFormSubmissionStore submissions, NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache,
-    ILogger<SubmissionPipeline> logger) : DrainingLoop
+    TimeProvider time, ILogger<SubmissionPipeline> logger) : DrainingLoop
 {
     /// <summary>Bounds one batch's store transaction (the worker may be waiting for SQLite's write lock).</summary>
     private const int MaxBatch = 256;
@@ -52,7 +52,7 @@ public sealed partial class SubmissionPipeline(
         var pending = new PendingSubmission(work, Activity.Current?.Context, cancellationToken);
         if (!_pending.Writer.TryWrite(pending))
         {
-            throw new InvalidOperationException("The Api is shutting down and takes no more submissions; send it again.");
+            throw new ShuttingDownException("The Api is shutting down and takes no more submissions; send it again.");
         }
         return pending.Completion.Task;
     }
@@ -91,28 +91,25 @@ public sealed partial class SubmissionPipeline(
         activity?.SetTag("submissions.count", batch.Count);
         try
         {
-            if (batch.Count == 1)
+            // Store, queue, invalidate, answer: in that order, so an answered submission is everywhere.
+            var stored = await StoreAsync(Prepare(batch)).ConfigureAwait(false);
+            var requests = stored.SelectMany(s => s.Ready.Notifications).ToList();
+            var dispatched = await dispatcher.DispatchAsync(requests, CancellationToken.None).ConfigureAwait(false);
+            await Task.WhenAll(stored.Select(s => s.Ready.Pending.Work.Form.Id).Distinct(StringComparer.Ordinal)
+                .Select(formId => cache.InvalidateAsync(CacheKeys.FormAnalytics(formId)))).ConfigureAwait(false);
+
+            var first = 0;
+            foreach (var (ready, submission) in stored)
             {
-                await CompleteAsync(batch).ConfigureAwait(false);
-                return;
-            }
-            try
-            {
-                await CompleteAsync(batch).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is StoreException or ArgumentException)
-            {
-                // One submission's input (an unknown form, an over-long answer, a notification that breaks the
-                // queue's rules) failed the batch before that step wrote anything: each one again, alone.
-                LogBatchSplit(logger, batch.Count, ex.Message);
-                foreach (var pending in batch)
-                {
-                    await RunAloneAsync(pending).ConfigureAwait(false);
-                }
+                var count = ready.Notifications.Length;
+                IReadOnlyList<string> taskIds = dispatched.Spooled ? [] : [.. dispatched.TaskIds.Skip(first).Take(count)];
+                ready.Pending.Completion.TrySetResult(new SubmissionReceipt(submission, dispatched with { TaskIds = taskIds }));
+                first += count;
             }
         }
         catch (Exception ex)
         {
+            // The store or the queue failed for everyone (a submission already answered is not touched).
             foreach (var pending in batch)
             {
                 pending.Completion.TrySetException(ex);
@@ -120,55 +117,77 @@ public sealed partial class SubmissionPipeline(
         }
     }
 
-    private async Task RunAloneAsync(PendingSubmission pending)
+    /// <summary>
+    /// Names each submission and builds its confirmation before anything is stored: one whose notification
+    /// breaks the queue's rules (an over-long Idempotency-Key, a student without an address) fails alone here.
+    /// </summary>
+    private List<ReadySubmission> Prepare(List<PendingSubmission> batch)
+    {
+        var now = time.GetUtcNow();
+        var ready = new List<ReadySubmission>(batch.Count);
+        foreach (var pending in batch)
+        {
+            try
+            {
+                var (form, student) = (pending.Work.Form, pending.Work.Student);
+                var submission = new NewSubmission(form.Id, student.Id, student.RollNumber, pending.Work.Answers, SubmittedAt: now, Id: RecordIds.New());
+                var notifications = Confirmation(pending.Work, submission.Id!, now);
+                foreach (var notification in notifications)
+                {
+                    NotificationRequestRules.Validate(notification);
+                }
+                ready.Add(new ReadySubmission(pending, submission, notifications));
+            }
+            catch (InvalidNotificationException ex)
+            {
+                pending.Completion.TrySetException(ex);
+            }
+        }
+        return ready;
+    }
+
+    /// <summary>
+    /// One write for all. When one submission's input fails it (an unknown form, an over-long answer), the
+    /// store has written nothing, so each is stored again alone and only that one fails.
+    /// </summary>
+    private async Task<List<(ReadySubmission Ready, FormSubmission Submission)>> StoreAsync(List<ReadySubmission> ready)
     {
         try
         {
-            await CompleteAsync([pending]).ConfigureAwait(false);
+            var stored = await submissions.CreateManyAsync([.. ready.Select(r => r.Submission)], CancellationToken.None).ConfigureAwait(false);
+            return [.. ready.Zip(stored)];
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ready.Count > 1 && IsInputError(ex))
         {
-            pending.Completion.TrySetException(ex);
+            LogBatchSplit(logger, ready.Count, ex.Message);
+            var stored = new List<(ReadySubmission, FormSubmission)>(ready.Count);
+            foreach (var one in ready)
+            {
+                try
+                {
+                    stored.Add((one, (await submissions.CreateManyAsync([one.Submission], CancellationToken.None).ConfigureAwait(false))[0]));
+                }
+                catch (Exception alone) when (IsInputError(alone))
+                {
+                    one.Pending.Completion.TrySetException(alone);
+                }
+            }
+            return stored;
         }
     }
 
-    /// <summary>Store, queue, invalidate, answer: in that order, so an answered submission is everywhere.</summary>
-    private async Task CompleteAsync(IReadOnlyList<PendingSubmission> batch)
-    {
-        var stored = await submissions.CreateManyAsync(
-            [.. batch.Select(p => new NewSubmission(p.Work.Form.Id, p.Work.Student.Id, p.Work.Student.RollNumber, p.Work.Answers))],
-            CancellationToken.None).ConfigureAwait(false);
+    private static bool IsInputError(Exception exception) => exception is StoreException or ArgumentException;
 
-        var requests = new List<NotificationRequest>(batch.Count * 2);
-        var firstRequest = new int[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
-        {
-            firstRequest[i] = requests.Count;
-            requests.AddRange(Confirmation(batch[i].Work, stored[i]));
-        }
-        var dispatched = await dispatcher.DispatchAsync(requests, CancellationToken.None).ConfigureAwait(false);
-
-        await Task.WhenAll(batch.Select(p => p.Work.Form.Id).Distinct(StringComparer.Ordinal)
-            .Select(formId => cache.InvalidateAsync(CacheKeys.FormAnalytics(formId)))).ConfigureAwait(false);
-
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var count = (i + 1 < batch.Count ? firstRequest[i + 1] : requests.Count) - firstRequest[i];
-            var taskIds = dispatched.Spooled ? [] : dispatched.TaskIds.Skip(firstRequest[i]).Take(count).ToArray();
-            batch[i].Completion.TrySetResult(new SubmissionReceipt(stored[i], dispatched with { TaskIds = taskIds }));
-        }
-    }
-
-    private NotificationRequest[] Confirmation(SubmissionWork work, FormSubmission submission)
+    private NotificationRequest[] Confirmation(SubmissionWork work, string submissionId, DateTimeOffset submittedAt)
     {
         var (form, student) = (work.Form, work.Student);
-        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, FormTitle = form.Title, SubmittedAt = submission.SubmittedAt };
+        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, FormTitle = form.Title, SubmittedAt = submittedAt };
         var sms = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Sms, model);
         var email = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Email, model);
-        var correlation = new Correlation { SubmissionId = submission.Id, StudentId = student.Id };
+        var correlation = new Correlation { SubmissionId = submissionId, StudentId = student.Id };
         // Keyed by the request (its Idempotency-Key, else the new submission): a retried request queues nothing
         // new, and neither does a spooled copy of a call that reached Redis after all.
-        var requestKey = work.RequestKey ?? submission.Id;
+        var requestKey = work.RequestKey ?? submissionId;
         return
         [
             NotificationRequest.Sms(student.Phone, sms.TextBody) with { IdempotencyKey = $"submission:{requestKey}:sms", Correlation = correlation },
@@ -179,8 +198,10 @@ public sealed partial class SubmissionPipeline(
         ];
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} submissions failed on one submission's input ({Reason}); taking them one at a time")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing a batch of {Count} submissions failed on one submission's input ({Reason}); storing them one at a time")]
     private static partial void LogBatchSplit(ILogger logger, int count, string reason);
+
+    private sealed record ReadySubmission(PendingSubmission Pending, NewSubmission Submission, NotificationRequest[] Notifications);
 
     private sealed class PendingSubmission(SubmissionWork work, ActivityContext? requestActivity, CancellationToken cancellationToken)
     {

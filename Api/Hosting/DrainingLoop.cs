@@ -32,3 +32,6 @@ public abstract class DrainingLoop : IHostedService
     /// <summary>Refuses further work (completes the channel's writer); <see cref="RunAsync"/> then ends once it is empty.</summary>
     protected abstract void CompleteIntake();
 }
+
+/// <summary>The Api is stopping and takes no more of this work: the caller should send it again (503).</summary>
+public sealed class ShuttingDownException(string message) : Exception(message);

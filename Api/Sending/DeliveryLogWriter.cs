@@ -29,12 +29,18 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             var request = requests[i];
             var recipient = (request.Type == Notifications.Tasks.NotificationType.Sms ? request.Data.Phone : request.Data.Email) ?? "";
             Interlocked.Increment(ref _unwritten);
-            _events.Writer.TryWrite(new DeliveryEvent(results[i].TaskId, DeliveryStatus.Queued, now, request.Type, recipient)
+            var written = _events.Writer.TryWrite(new DeliveryEvent(results[i].TaskId, DeliveryStatus.Queued, now, request.Type, recipient)
             {
                 BatchId = request.Correlation?.BatchId,
                 SubmissionId = request.Correlation?.SubmissionId,
                 StudentId = request.Correlation?.StudentId,
             });
+            if (!written)
+            {
+                // Stopped already (a producer still draining after this writer): the task is queued regardless.
+                Interlocked.Decrement(ref _unwritten);
+                LogStoppedWriter(logger, results[i].TaskId);
+            }
         }
     }
 
@@ -53,8 +59,9 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             {
                 await deliveryLog.AppendManyAsync(batch, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex)
             {
+                // Nothing cancels this loop, so any exception is a failed write: log it and keep the loop alive.
                 LogAppendFailed(logger, batch.Count, ex);
             }
             Interlocked.Add(ref _unwritten, -batch.Count);
@@ -70,6 +77,9 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The delivery-log writer has stopped: task {TaskId} is queued but its Queued event is not logged")]
+    private static partial void LogStoppedWriter(ILogger logger, string taskId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not log {Count} queued events; the tasks are queued regardless")]
     private static partial void LogAppendFailed(ILogger logger, int count, Exception exception);

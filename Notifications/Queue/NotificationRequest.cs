@@ -39,11 +39,16 @@ public sealed class InvalidNotificationException(string message) : ArgumentExcep
 /// <summary>The outcome of one enqueue: the task id, and whether an earlier request with the same idempotency key had it already.</summary>
 public readonly record struct EnqueueResult(string TaskId, bool Duplicate);
 
-internal static class NotificationRequestRules
+/// <summary>
+/// What the queue takes. Enqueueing checks it; a producer that must refuse one request of many before it
+/// writes anything else (the Api's submission pipeline) checks it first.
+/// </summary>
+public static class NotificationRequestRules
 {
     public const int MaxIdempotencyKeyLength = 200;
     public const int MaxBodyBytes = 256 * 1024;
 
+    /// <exception cref="InvalidNotificationException">The request breaks a rule; the message says which.</exception>
     public static void Validate(NotificationRequest request)
     {
         if (!Enum.IsDefined(request.Type))

@@ -12,6 +12,8 @@ public sealed record FormSubmission(
 
 /// <summary>
 /// A submission to store. <see cref="SubmittedAt"/> defaults to now; imports of old submissions set it.
+/// <see cref="Id"/> defaults to a new <see cref="RecordIds"/> value; the Api names a submission before
+/// storing it, so that it can build and check the confirmation (which carries the id) first.
 /// </summary>
 public sealed record NewSubmission(
     string FormId,
@@ -19,7 +21,8 @@ public sealed record NewSubmission(
     string RollNumber,
     IReadOnlyDictionary<string, string> Answers,
     string Status = NewSubmission.SubmittedStatus,
-    DateTimeOffset? SubmittedAt = null)
+    DateTimeOffset? SubmittedAt = null,
+    string? Id = null)
 {
     public const string SubmittedStatus = "submitted";
 }
@@ -42,6 +45,7 @@ public interface IFormSubmissionStore
     /// every form is checked before anything is written.
     /// </summary>
     /// <exception cref="NotFoundException">A form does not exist; none of the submissions is stored.</exception>
+    /// <exception cref="DuplicateKeyException">A given id is taken; none of the submissions is stored.</exception>
     Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions, CancellationToken cancellationToken = default);
 
     /// <summary>A form's submissions, newest first.</summary>

@@ -6,7 +6,7 @@ namespace Notifications.Stores;
 /// New record ids. Both stores use ObjectId text, so ids look the same whichever store made them and
 /// records can move from the SQLite file to MongoDB unchanged.
 /// </summary>
-internal static class RecordIds
+public static class RecordIds
 {
     public static string New() => ObjectId.GenerateNewId().ToString();
 }

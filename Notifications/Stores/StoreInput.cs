@@ -87,7 +87,8 @@ internal static class StoreInput
             FieldValidation.Required(submission.RollNumber, "rollNumber", FieldLimits.RollNumber),
             checkedAnswers,
             FieldValidation.Optional(submission.Status, "status", FieldLimits.Status) ?? NewSubmission.SubmittedStatus,
-            FieldValidation.ToStoredPrecision(submission.SubmittedAt ?? now));
+            FieldValidation.ToStoredPrecision(submission.SubmittedAt ?? now),
+            FieldValidation.Optional(submission.Id, "id", FieldLimits.Id) ?? RecordIds.New());
     }
 
     public static (string Name, IReadOnlyList<string> StudentIds) Batch(NewBatch batch)

@@ -18,7 +18,7 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
             var input = StoreInput.Submission(submission, now);
             return new SubmissionDocument
             {
-                Id = RecordIds.New(),
+                Id = input.Id!,
                 FormId = input.FormId,
                 StudentId = input.StudentId,
                 RollNumber = input.RollNumber,
@@ -35,7 +35,16 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
         {
             await ThrowIfFormUnknownAsync(formId, cancellationToken).ConfigureAwait(false);
         }
-        await database.Submissions.InsertManyAsync(documents, new InsertManyOptions { IsOrdered = true }, cancellationToken).ConfigureAwait(false);
+        await ThrowIfAnyGivenIdIsTakenAsync(submissions, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await database.Submissions.InsertManyAsync(documents, new InsertManyOptions { IsOrdered = true }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MongoException ex) when (ex.IsDuplicateKey())
+        {
+            // Only a race with another writer of the same given id gets here (the check above saw none).
+            throw new DuplicateKeyException("form submission", "id", string.Join(", ", submissions.Select(s => s.Id).OfType<string>()), ex);
+        }
         return documents.ConvertAll(ToSubmission);
     }
 
@@ -100,6 +109,22 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
             }
         }
         return new FormAnalytics(formId, perStatus.Values.Sum(), perDay, perStatus);
+    }
+
+    /// <summary>An insert of many is not one transaction here: a taken id is found before anything is written.</summary>
+    private async Task ThrowIfAnyGivenIdIsTakenAsync(IReadOnlyList<NewSubmission> submissions, CancellationToken cancellationToken)
+    {
+        var given = submissions.Select(s => s.Id).OfType<string>().ToList();
+        if (given.Count == 0)
+        {
+            return;
+        }
+        var taken = given.Count != given.Distinct(StringComparer.Ordinal).Count()
+            || await database.Submissions.CountDocumentsAsync(s_filter.In(s => s.Id, given), new CountOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false) > 0;
+        if (taken)
+        {
+            throw new DuplicateKeyException("form submission", "id", string.Join(", ", given));
+        }
     }
 
     private async Task ThrowIfFormUnknownAsync(string formId, CancellationToken cancellationToken)

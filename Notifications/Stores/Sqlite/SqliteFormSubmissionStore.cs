@@ -20,7 +20,7 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
         for (var i = 0; i < created.Length; i++)
         {
             var input = StoreInput.Submission(submissions[i], now);
-            created[i] = new FormSubmission(RecordIds.New(), input.FormId, input.StudentId, input.RollNumber, input.Answers, input.Status, input.SubmittedAt!.Value);
+            created[i] = new FormSubmission(input.Id!, input.FormId, input.StudentId, input.RollNumber, input.Answers, input.Status, input.SubmittedAt!.Value);
             answers[i] = JsonSerializer.Serialize(created[i].Answers);
         }
         if (created.Length == 0)
@@ -30,26 +30,35 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
         using var activity = StoreTelemetry.StartSqlite("form_submissions.create");
         // Group commit: under load one transaction stores the submissions of many requests. One write of
         // the group is all of these submissions, so an unknown form stores none of them.
-        await database.WriteInGroupAsync(writes =>
+        try
         {
-            foreach (var formId in created.Select(s => s.FormId).Distinct(StringComparer.Ordinal))
-            {
-                if (writes.Command("SELECT 1 FROM forms WHERE id = $id;").With("$id", formId).ExecuteScalar() is null)
-                {
-                    throw new NotFoundException("form", formId);
-                }
-            }
-            for (var i = 0; i < created.Length; i++)
-            {
-                writes.Command(InsertSql)
-                    .With("$id", created[i].Id).With("$form_id", created[i].FormId).With("$student_id", created[i].StudentId)
-                    .With("$roll_number", created[i].RollNumber).With("$answers", answers[i])
-                    .With("$status", created[i].Status).With("$submitted_at", created[i].SubmittedAt.ToStored())
-                    .ExecuteNonQuery();
-            }
-            return created.Length;
-        }, cancellationToken).ConfigureAwait(false);
+            await database.WriteInGroupAsync(writes => Insert(writes, created, answers), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex) when (ex.IsUniqueViolation())
+        {
+            throw new DuplicateKeyException("form submission", "id", string.Join(", ", submissions.Select(s => s.Id).OfType<string>()), ex);
+        }
         return created;
+    }
+
+    private static int Insert(SqliteWriteGroup writes, FormSubmission[] created, string[] answers)
+    {
+        foreach (var formId in created.Select(s => s.FormId).Distinct(StringComparer.Ordinal))
+        {
+            if (writes.Command("SELECT 1 FROM forms WHERE id = $id;").With("$id", formId).ExecuteScalar() is null)
+            {
+                throw new NotFoundException("form", formId);
+            }
+        }
+        for (var i = 0; i < created.Length; i++)
+        {
+            writes.Command(InsertSql)
+                .With("$id", created[i].Id).With("$form_id", created[i].FormId).With("$student_id", created[i].StudentId)
+                .With("$roll_number", created[i].RollNumber).With("$answers", answers[i])
+                .With("$status", created[i].Status).With("$submitted_at", created[i].SubmittedAt.ToStored())
+                .ExecuteNonQuery();
+        }
+        return created.Length;
     }
 
     public async Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default)

@@ -1,6 +1,8 @@
 using Api.Forms;
+using Api.Hosting;
 using Api.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Notifications.Queue;
 using Notifications.Stores;
 using Notifications.Tasks;
 
@@ -52,6 +54,35 @@ public sealed class SubmissionPipelineTests
     }
 
     [Fact]
+    public async Task ASubmissionWhoseConfirmationBreaksTheQueuesRules_FailsAlone_AndIsNotStored()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+        var pipeline = ActivatorUtilities.CreateInstance<SubmissionPipeline>(host.Services);
+        SubmissionWork Work(Student who) => new(form, who, new Dictionary<string, string> { ["comment"] = "ok" }, null);
+
+        var fine = pipeline.SubmitAsync(Work(student), Ct);
+        var noAddress = pipeline.SubmitAsync(Work(student with { Email = "" }), Ct);
+        var alsoFine = pipeline.SubmitAsync(Work(student), Ct);
+        await pipeline.StartAsync(Ct);
+        try
+        {
+            await Assert.ThrowsAsync<InvalidNotificationException>(() => noAddress);
+            var receipts = await Task.WhenAll(fine, alsoFine);
+
+            // Stored once each, and only the two: nothing is stored twice when one submission is refused.
+            var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
+            Assert.Equal(receipts.Select(r => r.Submission.Id).Order(), stored.Items.Select(s => s.Id).Order());
+            Assert.Equal(4, (await host.QueueStatsAsync()).Pending);
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task ASubmissionCancelledBeforeItsBatch_IsNotStored()
     {
         await using var host = await ApiTestHost.StartAsync();
@@ -94,7 +125,7 @@ public sealed class SubmissionPipelineTests
 
         Assert.Equal(5, (await Task.WhenAll(accepted)).Length);
         // Refused at the door, before any task exists: the endpoint answers at once.
-        Assert.Throws<InvalidOperationException>(() => { _ = pipeline.SubmitAsync(Work("late"), Ct); });
+        Assert.Throws<ShuttingDownException>(() => { _ = pipeline.SubmitAsync(Work("late"), Ct); });
         Assert.Equal(5, (await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct)).Total);
     }
 }

@@ -28,4 +28,18 @@ public sealed class DeliveryLogWriterTests
         // A duplicate enqueue added no task, so it logs nothing.
         await Assert.ThrowsAsync<NotFoundException>(() => log.GetAsync("task-writer-2", Ct));
     }
+
+    [Fact]
+    public async Task EventsAfterAStop_AreDropped_AndFlushDoesNotWaitForThem()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var writer = ActivatorUtilities.CreateInstance<DeliveryLogWriter>(host.Services);
+        await writer.StartAsync(Ct);
+        await writer.StopAsync(CancellationToken.None);
+
+        writer.Queued([NotificationRequest.Sms("+919876543210", "late")], [new EnqueueResult("task-after-stop", Duplicate: false)]);
+
+        await writer.FlushAsync(Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await Assert.ThrowsAsync<NotFoundException>(() => host.Service<IDeliveryLog>().GetAsync("task-after-stop", Ct));
+    }
 }

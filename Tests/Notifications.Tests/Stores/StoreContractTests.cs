@@ -252,6 +252,23 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task CreateMany_KeepsGivenIds_AndStoresNothing_WhenAGivenIdIsTaken()
+    {
+        await using var stores = await StartAsync();
+        var form = await stores.Forms.CreateAsync(new NewForm("Feedback", true, []), Ct);
+        var named = RecordIds.New();
+        var none = new Dictionary<string, string>();
+
+        var created = await stores.Submissions.CreateManyAsync([new NewSubmission(form.Id, "s1", "R1", none, Id: named)], Ct);
+        var error = await Assert.ThrowsAsync<DuplicateKeyException>(() => stores.Submissions.CreateManyAsync(
+            [new NewSubmission(form.Id, "s2", "R2", none), new NewSubmission(form.Id, "s3", "R3", none, Id: named)], Ct));
+
+        Assert.Equal(named, Assert.Single(created).Id);
+        Assert.Contains(named, error.Value, StringComparison.Ordinal);
+        Assert.Equal(["R1"], (await stores.Submissions.ListByFormAsync(form.Id, new PageRequest(0, 10), Ct)).Items.Select(s => s.RollNumber));
+    }
+
+    [Fact]
     public async Task ListByForm_ReturnsThatFormsSubmissionsNewestFirst_WithAnswersIntact()
     {
         await using var stores = await StartAsync();
