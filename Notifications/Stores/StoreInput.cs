@@ -91,6 +91,10 @@ internal static class StoreInput
             FieldValidation.Optional(submission.Id, "id", FieldLimits.Id) ?? RecordIds.New());
     }
 
+    /// <summary>The error when submission ids a caller gave are taken (ids the store makes never collide).</summary>
+    public static DuplicateKeyException SubmissionIdsTaken(IEnumerable<NewSubmission> submissions, Exception? innerException = null) =>
+        new("form submission", "id", string.Join(", ", submissions.Select(s => s.Id).OfType<string>()), innerException);
+
     public static (string Name, IReadOnlyList<string> StudentIds) Batch(NewBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);

@@ -43,7 +43,7 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
         catch (MongoException ex) when (ex.IsDuplicateKey())
         {
             // Only a race with another writer of the same given id gets here (the check above saw none).
-            throw new DuplicateKeyException("form submission", "id", string.Join(", ", submissions.Select(s => s.Id).OfType<string>()), ex);
+            throw StoreInput.SubmissionIdsTaken(submissions, ex);
         }
         return documents.ConvertAll(ToSubmission);
     }
@@ -123,7 +123,7 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
             || await database.Submissions.CountDocumentsAsync(s_filter.In(s => s.Id, given), new CountOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false) > 0;
         if (taken)
         {
-            throw new DuplicateKeyException("form submission", "id", string.Join(", ", given));
+            throw StoreInput.SubmissionIdsTaken(submissions);
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
         }
         catch (SqliteException ex) when (ex.IsUniqueViolation())
         {
-            throw new DuplicateKeyException("form submission", "id", string.Join(", ", submissions.Select(s => s.Id).OfType<string>()), ex);
+            throw StoreInput.SubmissionIdsTaken(submissions, ex);
         }
         return created;
     }
