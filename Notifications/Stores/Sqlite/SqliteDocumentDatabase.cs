@@ -13,7 +13,8 @@ namespace Notifications.Stores.Sqlite;
 /// </summary>
 internal sealed class SqliteDocumentDatabase : IDocumentDatabase, IDisposable
 {
-    private const int SchemaVersion = 1;
+    // 2: fewer delivery_tasks indexes (see SqliteSchema); the script moves a version-1 file there itself.
+    private const int SchemaVersion = 2;
 
     private readonly string _connectionString;
     private readonly string _perConnectionPragmas;

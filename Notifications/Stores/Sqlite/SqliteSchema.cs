@@ -62,11 +62,15 @@ internal static class SqliteSchema
             student_id TEXT NULL,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL);
+        -- Every Queued event inserts into each of these, so there are as few as the reads need (schema 2):
+        -- only batch notices have a batch, so the batch index leaves the rest out; pruning finds expired
+        -- tasks through created_at (a task's updated_at is never before it), so updated_at has none.
         CREATE INDEX IF NOT EXISTS ix_delivery_tasks_recipient ON delivery_tasks (recipient, created_at);
-        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_batch ON delivery_tasks (batch_id, status);
+        DROP INDEX IF EXISTS ix_delivery_tasks_batch;
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_batch_status ON delivery_tasks (batch_id, status) WHERE batch_id IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_delivery_tasks_status ON delivery_tasks (status, created_at);
         CREATE INDEX IF NOT EXISTS ix_delivery_tasks_created_at ON delivery_tasks (created_at);
-        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_updated_at ON delivery_tasks (updated_at);
+        DROP INDEX IF EXISTS ix_delivery_tasks_updated_at;
 
         CREATE TABLE IF NOT EXISTS delivery_events (
             id INTEGER PRIMARY KEY,

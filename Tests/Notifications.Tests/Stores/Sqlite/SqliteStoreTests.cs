@@ -7,7 +7,7 @@ using Notifications.Tasks;
 namespace Notifications.Tests.Stores.Sqlite;
 
 /// <summary>
-/// What only the SQLite store does: the file's journal mode, pruning in place of a TTL index, per-connection
+/// What only the SQLite store does: the file's journal mode and schema moves, its indexes, pruning in place of a TTL index, per-connection
 /// settings that survive pooling, and group commit of small writes.
 /// </summary>
 public sealed class SqliteStoreTests
@@ -39,6 +39,53 @@ public sealed class SqliteStoreTests
         await using var second = await StoreHarness.StartSqliteAsync(file);
 
         Assert.Equal("Asha", (await second.Students.GetByRollNumberAsync("R1", Ct)).Name);
+    }
+
+    [Fact]
+    public async Task Schema_MovesAVersion1File_ToFewerDeliveryIndexes_AndKeepsItsRows()
+    {
+        var file = StoreHarness.NewSqliteFile();
+        await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            await old.OpenAsync(Ct);
+            using var command = old.CreateCommand();
+            // The delivery table and indexes as schema 1 made them, with one task in it (recent: the pruner runs at start).
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            command.CommandText = $"""
+                CREATE TABLE delivery_tasks (task_id TEXT PRIMARY KEY, status TEXT NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
+                    attempts INTEGER NOT NULL, provider TEXT NULL, provider_message_id TEXT NULL, last_error TEXT NULL, batch_id TEXT NULL,
+                    submission_id TEXT NULL, student_id TEXT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                CREATE INDEX ix_delivery_tasks_recipient ON delivery_tasks (recipient, created_at);
+                CREATE INDEX ix_delivery_tasks_batch ON delivery_tasks (batch_id, status);
+                CREATE INDEX ix_delivery_tasks_status ON delivery_tasks (status, created_at);
+                CREATE INDEX ix_delivery_tasks_created_at ON delivery_tasks (created_at);
+                CREATE INDEX ix_delivery_tasks_updated_at ON delivery_tasks (updated_at);
+                INSERT INTO delivery_tasks VALUES ('t1', 'Queued', 'Email', 'a@example.org', 0, NULL, NULL, NULL, 'b1', NULL, NULL, {now}, {now});
+                PRAGMA user_version = 1;
+                """;
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using var stores = await StoreHarness.StartSqliteAsync(file);
+
+        Assert.Equal(["ix_delivery_tasks_batch_status", "ix_delivery_tasks_created_at", "ix_delivery_tasks_recipient", "ix_delivery_tasks_status"],
+            await QueryStringsAsync(file, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'delivery_tasks' AND sql IS NOT NULL ORDER BY name;"));
+        Assert.Equal(["2"], await QueryStringsAsync(file, "PRAGMA user_version;"));
+        Assert.Equal(1, (await stores.DeliveryLog.GetBatchProgressAsync("b1", Ct)).Total);
+    }
+
+    [Theory]
+    [InlineData("SELECT status, count(*) FROM delivery_tasks WHERE batch_id = 'b1' GROUP BY status;", "ix_delivery_tasks_batch_status")]
+    [InlineData("SELECT task_id FROM delivery_tasks WHERE created_at < 5 AND updated_at < 5 LIMIT 10;", "ix_delivery_tasks_created_at")]
+    public async Task Schema_ServesBatchProgressAndPruning_FromAnIndex(string query, string index)
+    {
+        var file = StoreHarness.NewSqliteFile();
+        await using var stores = await StoreHarness.StartSqliteAsync(file);
+
+        // The batch index leaves out tasks without a batch and pruning has no updated_at index: both must still search, not scan.
+        var plan = string.Join("\n", await QueryStringsAsync(file, "EXPLAIN QUERY PLAN " + query, column: 3));
+
+        Assert.Contains("INDEX " + index, plan, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -134,6 +181,21 @@ public sealed class SqliteStoreTests
 
         await first;
         Assert.Equal(1, writes);
+    }
+
+    private static async Task<List<string>> QueryStringsAsync(string file, string sql, int column = 0)
+    {
+        await using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+        await connection.OpenAsync(Ct);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        var values = new List<string>();
+        using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            values.Add(Convert.ToString(reader.GetValue(column), System.Globalization.CultureInfo.InvariantCulture)!);
+        }
+        return values;
     }
 
     private static async Task<Student> SeedStudentAsync(StoreHarness stores)
