@@ -422,6 +422,31 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task AppendMany_AppliesOneBatchInItsOrder_AndKeepsEveryCharacter()
+    {
+        await using var stores = await StartAsync();
+        const string error = "line 1\nline 2: \"quoted\" \\ back-slash, <b>tag</b>, ü, 😀";
+
+        // A whole life in one call, an older event last, and a second task with text that must survive the batch's JSON.
+        await stores.DeliveryLog.AppendManyAsync(
+        [
+            Event("t1", DeliveryStatus.Queued, s_day, batchId: "b1"),
+            Event("t1", DeliveryStatus.Sending, s_day.AddSeconds(1)) with { Attempt = 1 },
+            Event("t2", DeliveryStatus.Dead, s_day.AddSeconds(2), recipient: "ana+ü@example.org") with { Error = error, Attempt = 3 },
+            Event("t1", DeliveryStatus.Sent, s_day.AddSeconds(3)) with { Attempt = 1, ProviderMessageId = "m-1" },
+            Event("t1", DeliveryStatus.Queued, s_day.AddMilliseconds(-5)),
+        ], Ct);
+
+        var first = await stores.DeliveryLog.GetAsync("t1", Ct);
+        Assert.Equal((DeliveryStatus.Sent, "m-1", "b1"), (first.Status, first.ProviderMessageId, first.BatchId));
+        Assert.Equal((s_day.AddMilliseconds(-5), s_day.AddSeconds(3)), (first.CreatedAt, first.UpdatedAt));
+        Assert.Equal([DeliveryStatus.Queued, DeliveryStatus.Queued, DeliveryStatus.Sending, DeliveryStatus.Sent], first.Timeline.Select(e => e.Status));
+        var second = await stores.DeliveryLog.GetAsync("t2", Ct);
+        Assert.Equal((error, "ana+ü@example.org", 3), (second.LastError, second.Recipient, second.Attempts));
+        Assert.Equal(error, second.Timeline.Single().Error);
+    }
+
+    [Fact]
     public async Task Append_CutsTheError_WhenItIsLongerThanTheLimit()
     {
         await using var stores = await StartAsync();
