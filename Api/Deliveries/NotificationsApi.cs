@@ -1,12 +1,15 @@
 using Api.Auth;
 using Api.Students;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Notifications.Queue;
 using Notifications.Stores;
+using Notifications.Tasks;
+using StackExchange.Redis;
 
 namespace Api.Deliveries;
 
 /// <summary>Delivery status of notification tasks, from the delivery log the Api and the worker write.</summary>
-public static class NotificationsApi
+public static partial class NotificationsApi
 {
     public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder routes)
     {
@@ -17,8 +20,50 @@ public static class NotificationsApi
         return routes;
     }
 
-    internal static async Task<Ok<DeliveryRecord>> GetAsync(string taskId, IDeliveryLog deliveryLog, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await deliveryLog.GetAsync(taskId, cancellationToken));
+    /// <summary>
+    /// From the delivery log; a task the log does not have yet but the queue does is answered as queued. The Api
+    /// writes its Queued events in the background (DeliveryLogWriter), so the status URL of a 202 may be asked
+    /// for before its event is written, and it must not answer 404 for a task that is on its way.
+    /// </summary>
+    internal static async Task<Ok<DeliveryRecord>> GetAsync(string taskId, IDeliveryLog deliveryLog, QueueMonitor queue,
+        IConnectionMultiplexer redis, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return TypedResults.Ok(await deliveryLog.GetAsync(taskId, cancellationToken));
+        }
+        catch (NotFoundException)
+        {
+            // Without Redis the log's answer stands (at once: a command would wait for the reconnect until it timed out).
+            var queued = redis.IsConnected ? await FindQueuedAsync(taskId, queue, loggers, cancellationToken) : null;
+            if (queued is null)
+            {
+                throw;
+            }
+            return TypedResults.Ok(queued);
+        }
+    }
+
+    private static async Task<DeliveryRecord?> FindQueuedAsync(string taskId, QueueMonitor queue, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        NotificationTask? task;
+        try
+        {
+            task = await queue.FindTaskAsync(taskId, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogQueueLookupFailed(loggers.CreateLogger(typeof(NotificationsApi)), taskId, ex.Message);
+            return null;
+        }
+        if (task is null)
+        {
+            return null;
+        }
+        var c = task.Correlation;
+        return new DeliveryRecord(task.Id, DeliveryStatus.Queued, task.Type, task.Recipient, task.RetryCount, null, null, task.LastError,
+            c?.BatchId, c?.SubmissionId, c?.StudentId, task.QueuedAt, task.QueuedAt, [new DeliveryTimelineEntry(DeliveryStatus.Queued, task.QueuedAt, 0, null, null)]);
+    }
 
     internal static async Task<Results<Ok<PagedList<DeliveryRecord>>, ValidationProblem>> ListAsync(
         string? batchId, string? recipient, string? status, int? page, int? pageSize, IDeliveryLog deliveryLog, CancellationToken cancellationToken)
@@ -45,4 +90,7 @@ public static class NotificationsApi
         var loaded = await deliveryLog.QueryAsync(query, request, cancellationToken);
         return TypedResults.Ok(new PagedList<DeliveryRecord>(loaded.Items, loaded.Total, page ?? 1, request.Limit));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not look for task {TaskId} in the queue ({Reason}); answering from the delivery log alone")]
+    private static partial void LogQueueLookupFailed(ILogger logger, string taskId, string reason);
 }

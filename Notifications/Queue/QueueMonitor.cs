@@ -5,7 +5,7 @@ using StackExchange.Redis;
 
 namespace Notifications.Queue;
 
-/// <summary>Reads the queue's depth, counters and throughput in one pipelined round trip.</summary>
+/// <summary>Reads the queue's depth, counters and throughput in one pipelined round trip, and single unfinished tasks.</summary>
 public sealed class QueueMonitor(IConnectionMultiplexer redis, IOptions<QueueOptions> options, TimeProvider time, QueueMetrics metrics)
 {
     private const int ThroughputMinutes = 60;
@@ -65,5 +65,27 @@ public sealed class QueueMonitor(IConnectionMultiplexer redis, IOptions<QueueOpt
         return stats;
 
         long Count(string name) => counterValues.TryGetValue(name, out var value) ? value : 0;
+    }
+
+    /// <summary>
+    /// An unfinished task (pending, leased, waiting for a retry or dead) as it was queued; null when the queue
+    /// has no such task (it was never queued, or it is finished and its body deleted) or its body is unreadable.
+    /// </summary>
+    public async Task<NotificationTask?> FindTaskAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(taskId);
+        var body = await redis.GetDatabase().HashGetAsync(_keys.Tasks, taskId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (body.IsNull)
+        {
+            return null;
+        }
+        try
+        {
+            return TaskJson.Deserialize((byte[])body!);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 }

@@ -3,7 +3,9 @@ using Api.Forms;
 using Api.Sending;
 using Api.Students;
 using Api.Tests.Infrastructure;
+using Notifications.Queue;
 using Notifications.Stores;
+using Notifications.Tasks;
 
 namespace Api.Tests.Deliveries;
 
@@ -29,6 +31,27 @@ public sealed class NotificationsApiTests
         Assert.Equal(accepted.NotificationIds[0], Assert.Single(byRecipient.Items).TaskId);
         var sent = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Staff().GetAsync("/api/notifications?status=sent", Ct));
         Assert.Equal(0, sent.Total);
+    }
+
+    [Fact]
+    public async Task Get_AnswersFromTheQueue_ForAQueuedTaskTheLogHasNotWrittenYet()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        // Queued straight into Redis, as the Api does before its background log write: the log has no record of it.
+        var request = NotificationRequest.Sms("+919876543210", "Your form was received.") with
+        {
+            Correlation = new Correlation { SubmissionId = "sub-1", StudentId = "stu-1" },
+        };
+        var queued = await host.Service<NotificationQueue>().EnqueueAsync(request, Ct);
+        var logged = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Staff().GetAsync("/api/notifications?recipient=%2B919876543210", Ct));
+        Assert.Equal(0, logged.Total);
+
+        var record = await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Staff().GetAsync($"/api/notifications/{queued.TaskId}", Ct));
+
+        Assert.Equal((queued.TaskId, DeliveryStatus.Queued, NotificationType.Sms, "+919876543210"), (record.TaskId, record.Status, record.Channel, record.Recipient));
+        Assert.Equal(("sub-1", "stu-1"), (record.SubmissionId, record.StudentId));
+        Assert.Equal(DeliveryStatus.Queued, Assert.Single(record.Timeline).Status);
+        Assert.InRange(record.CreatedAt, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(1));
     }
 
     [Fact]

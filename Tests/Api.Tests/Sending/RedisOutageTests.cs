@@ -45,6 +45,8 @@ public sealed class RedisOutageTests
         Assert.Equal(submissions * 2, spooled.Sum(file => file.Count));
         var health = JsonDocument.Parse(await host.Anonymous().GetStringAsync("/health", Ct)).RootElement;
         Assert.Equal("Degraded", health.GetProperty("status").GetString());
+        // A spooled notification has no task id yet; asking for an unknown one is still a plain 404, not a failed queue lookup.
+        await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/notifications/01JUNKNOWNTASK", Ct), HttpStatusCode.NotFound);
 
         await host.RestartRedisAsync();
         await WaitUntilAsync(() => Task.FromResult(spool.FileCount == 0), "the spool to drain");
