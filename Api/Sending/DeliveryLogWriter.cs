@@ -8,12 +8,20 @@ namespace Api.Sending;
 /// <summary>
 /// Appends the Api's <c>Queued</c> events to the delivery log in the background: the log is a view of
 /// delivery, not its source of truth (the task is in Redis), so a request does not wait for one store
-/// write per task. Events are written in batches; the log orders them by time, so one that lands after
-/// the worker's <c>Sending</c> does not move a task backwards.
+/// write per task. Events are written in batches, gathered for <see cref="GatherTime"/>; the log orders them
+/// by time, so one that lands after the worker's <c>Sending</c> does not move a task backwards.
 /// </summary>
 public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProvider time, ILogger<DeliveryLogWriter> logger) : DrainingLoop
 {
     private const int BatchSize = 500;
+
+    /// <summary>
+    /// How long a batch that is not full waits for more events. Each transaction rewrites the last page of every
+    /// index it touches, so under load a few large batches cost far less than many small ones: in bench/run.sh api
+    /// this took 11% off the CPU of a form submission. Until its event is written, the notifications endpoint
+    /// answers for a task from the queue.
+    /// </summary>
+    private static readonly TimeSpan GatherTime = TimeSpan.FromMilliseconds(50);
     private readonly Channel<DeliveryEvent> _events = Channel.CreateUnbounded<DeliveryEvent>(new UnboundedChannelOptions { SingleReader = true });
     private long _unwritten;
 
@@ -51,9 +59,11 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
         var batch = new List<DeliveryEvent>(BatchSize);
         while (await _events.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (batch.Count < BatchSize && _events.Reader.TryRead(out var next))
+            Gather();
+            if (batch.Count < BatchSize)
             {
-                batch.Add(next);
+                await Task.Delay(GatherTime, time).ConfigureAwait(false);
+                Gather();
             }
             try
             {
@@ -66,6 +76,14 @@ public sealed partial class DeliveryLogWriter(IDeliveryLog deliveryLog, TimeProv
             }
             Interlocked.Add(ref _unwritten, -batch.Count);
             batch.Clear();
+        }
+
+        void Gather()
+        {
+            while (batch.Count < BatchSize && _events.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
         }
     }
 
