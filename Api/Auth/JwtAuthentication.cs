@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
@@ -11,11 +12,15 @@ public static class AuthPolicies
 {
     public const string Staff = "Staff";
     public const string Student = "Student";
+    /// <summary>Staff, or a student for what is theirs: the endpoint checks the ownership.</summary>
+    public const string StaffOrStudent = "StaffOrStudent";
 
     public const string RoleClaim = "role";
     public const string SubjectClaim = "sub";
     public static readonly string[] StaffRoles = ["staff", "admin"];
     public const string StudentRole = "student";
+
+    public static bool IsStaff(ClaimsPrincipal user) => StaffRoles.Any(role => user.HasClaim(RoleClaim, role));
 }
 
 /// <summary>The HS256 key the old Flask backend signs tokens with (<c>JWT_SECRET_KEY</c>).</summary>
@@ -70,7 +75,9 @@ public static class JwtAuthenticationExtensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AuthPolicies.Staff, policy => policy.RequireAuthenticatedUser().RequireClaim(AuthPolicies.RoleClaim, AuthPolicies.StaffRoles))
             .AddPolicy(AuthPolicies.Student, policy => policy.RequireAuthenticatedUser().RequireClaim(AuthPolicies.RoleClaim, AuthPolicies.StudentRole)
-                .RequireClaim(AuthPolicies.SubjectClaim));
+                .RequireClaim(AuthPolicies.SubjectClaim))
+            .AddPolicy(AuthPolicies.StaffOrStudent, policy => policy.RequireAuthenticatedUser()
+                .RequireClaim(AuthPolicies.RoleClaim, [.. AuthPolicies.StaffRoles, AuthPolicies.StudentRole]).RequireClaim(AuthPolicies.SubjectClaim));
         return builder;
     }
 

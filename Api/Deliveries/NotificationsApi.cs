@@ -13,10 +13,13 @@ public static partial class NotificationsApi
 {
     public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/notifications").WithTags("Notifications").RequireAuthorization(AuthPolicies.Staff);
+        var group = routes.MapGroup("/api/notifications").WithTags("Notifications").RequireAuthorization();
 
-        group.MapGet("/{taskId}", GetAsync).WithSummary("One notification task with its timeline.");
-        group.MapGet("/", ListAsync).WithSummary("Notification tasks by batch, recipient or status, newest first, paged (page from 1).");
+        // A student gets the status URL of their submission's confirmation in the 202, so they may open it.
+        group.MapGet("/{taskId}", GetAsync).RequireAuthorization(AuthPolicies.StaffOrStudent)
+            .WithSummary("One notification task with its timeline (a student: only their own).");
+        group.MapGet("/", ListAsync).RequireAuthorization(AuthPolicies.Staff)
+            .WithSummary("Notification tasks by batch, recipient or status, newest first, paged (page from 1).");
         return routes;
     }
 
@@ -25,12 +28,24 @@ public static partial class NotificationsApi
     /// writes its Queued events in the background (DeliveryLogWriter), so the status URL of a 202 may be asked
     /// for before its event is written, and it must not answer 404 for a task that is on its way.
     /// </summary>
-    internal static async Task<Ok<DeliveryRecord>> GetAsync(string taskId, IDeliveryLog deliveryLog, QueueMonitor queue,
+    /// <remarks>A student asking for another student's task gets the same 404 as for an unknown one.</remarks>
+    internal static async Task<Ok<DeliveryRecord>> GetAsync(string taskId, HttpContext context, IDeliveryLog deliveryLog, QueueMonitor queue,
+        IConnectionMultiplexer redis, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var record = await FindAsync(taskId, deliveryLog, queue, redis, loggers, cancellationToken);
+        if (!AuthPolicies.IsStaff(context.User) && record.StudentId != context.User.FindFirst(AuthPolicies.SubjectClaim)?.Value)
+        {
+            throw new NotFoundException("delivery task", record.TaskId);
+        }
+        return TypedResults.Ok(record);
+    }
+
+    private static async Task<DeliveryRecord> FindAsync(string taskId, IDeliveryLog deliveryLog, QueueMonitor queue,
         IConnectionMultiplexer redis, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         try
         {
-            return TypedResults.Ok(await deliveryLog.GetAsync(taskId, cancellationToken));
+            return await deliveryLog.GetAsync(taskId, cancellationToken);
         }
         catch (NotFoundException)
         {
@@ -40,7 +55,7 @@ public static partial class NotificationsApi
             {
                 throw;
             }
-            return TypedResults.Ok(queued);
+            return queued;
         }
     }
 

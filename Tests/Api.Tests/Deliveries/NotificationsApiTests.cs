@@ -55,6 +55,31 @@ public sealed class NotificationsApiTests
     }
 
     [Fact]
+    public async Task Get_OpensAStudentsOwnConfirmation_ToThatStudentAlone()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+        var accepted = await ApiTestHost.ReadAsync<SubmissionAccepted>(await host.Student(student.Id)
+            .PostAsync($"/api/forms/{form.Id}/submissions", ApiTestHost.JsonBody(new { answers = new { comment = "x" } }), Ct));
+
+        // The status URL of the 202 works for the student who got it, before and after the log has the task.
+        Assert.Equal(student.Id, (await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Student(student.Id).GetAsync(accepted.StatusUrl, Ct))).StudentId);
+        await host.Service<DeliveryLogWriter>().FlushAsync(Ct);
+        Assert.Equal(student.Id, (await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Student(student.Id).GetAsync(accepted.StatusUrl, Ct))).StudentId);
+
+        // Another student cannot tell it from an unknown task; nobody reads it without a valid token; lists stay with staff.
+        await ProblemAssert.IsProblemAsync(await host.Student("someone-else").GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await host.Student("someone-else").GetAsync("/api/notifications/unknown", Ct), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await host.Anonymous().GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.Unauthorized);
+        await ProblemAssert.IsProblemAsync(await host.WithToken(ApiTestHost.Token("student", student.Id, secret: "another-secret-key-that-is-long-enough-123"))
+            .GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.Unauthorized);
+        await ProblemAssert.IsProblemAsync(await host.Student(student.Id).GetAsync($"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}", Ct),
+            HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.OK, (await host.Staff().GetAsync(accepted.StatusUrl, Ct)).StatusCode);
+    }
+
+    [Fact]
     public async Task Get_ReturnsNotFound_ForUnknownTask_AndListRejectsUnknownStatus()
     {
         await using var host = await ApiTestHost.StartAsync();
