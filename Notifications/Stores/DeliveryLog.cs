@@ -56,6 +56,8 @@ public sealed record DeliveryQuery
 {
     public string? Recipient { get; init; }
     public string? BatchId { get; init; }
+    /// <summary>The student the notification is about (its correlation), for a student's own list.</summary>
+    public string? StudentId { get; init; }
     public DeliveryStatus? Status { get; init; }
     public DateTimeOffset? From { get; init; }
     public DateTimeOffset? To { get; init; }

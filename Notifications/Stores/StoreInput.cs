@@ -145,6 +145,7 @@ internal static class StoreInput
         {
             Recipient = FieldValidation.Optional(query.Recipient, "recipient", FieldLimits.Recipient),
             BatchId = FieldValidation.Optional(query.BatchId, "batchId", FieldLimits.Id),
+            StudentId = FieldValidation.Optional(query.StudentId, "studentId", FieldLimits.Id),
             From = query.From is { } f ? FieldValidation.ToStoredPrecision(f) : null,
             To = query.To is { } t ? FieldValidation.ToStoredPrecision(t) : null,
         };

@@ -38,8 +38,11 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
     internal static UpdateDefinition<DeliveryDocument> BuildAppendUpdate(DeliveryEvent e)
     {
         var at = new BsonDateTime(e.At.UtcDateTime);
-        var storedUpdatedAt = new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), at });
-        var isNewer = new BsonDocument("$gte", new BsonArray { at, storedUpdatedAt });
+        // Of two events as new, the one written later wins, unless it is a Queued event: the Api writes those in
+        // the background, often after the worker's Sending of the same instant. A first event always wins.
+        var isNewer = e.Status == DeliveryStatus.Queued
+            ? new BsonDocument("$gt", new BsonArray { at, new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), new BsonDateTime(DateTime.UnixEpoch) }) })
+            : new BsonDocument("$gte", new BsonArray { at, new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), at }) });
 
         var set = new BsonDocument
         {
@@ -118,6 +121,7 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         var clauses = new List<FilterDefinition<DeliveryDocument>>();
         if (query.Recipient is { } recipient) { clauses.Add(s_filter.Eq(d => d.Recipient, recipient)); }
         if (query.BatchId is { } batchId) { clauses.Add(s_filter.Eq(d => d.BatchId, batchId)); }
+        if (query.StudentId is { } studentId) { clauses.Add(s_filter.Eq(d => d.StudentId, studentId)); }
         if (query.Status is { } status) { clauses.Add(s_filter.Eq(d => d.Status, status)); }
         if (query.From is { } from) { clauses.Add(s_filter.Gte(d => d.CreatedAt, from.UtcDateTime)); }
         if (query.To is { } to) { clauses.Add(s_filter.Lt(d => d.CreatedAt, to.UtcDateTime)); }

@@ -16,7 +16,9 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     private const string TaskColumns =
         "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at";
 
-    // The newer event (by time) decides the status; provider fields take the newer event's value when it has one;
+    // The newer event (by time) decides the status, and of two as new the one written later, unless that is a
+    // Queued event: the Api writes those in the background, often after the worker's Sending of the same instant.
+    // Provider fields take the newer event's value when it has one;
     // what identifies the task (channel, recipient, batch, submission, student) keeps the first value seen.
     private const string AppendSql = """
         INSERT INTO delivery_tasks (task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error,
@@ -24,7 +26,9 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         VALUES ($task_id, $status, $channel, $recipient, $attempt, $provider, $provider_message_id, $error,
                 $batch_id, $submission_id, $student_id, $at, $at)
         ON CONFLICT (task_id) DO UPDATE SET
-            status = CASE WHEN excluded.updated_at >= delivery_tasks.updated_at THEN excluded.status ELSE delivery_tasks.status END,
+            status = CASE WHEN excluded.updated_at > delivery_tasks.updated_at
+                               OR (excluded.updated_at = delivery_tasks.updated_at AND excluded.status <> 'Queued')
+                          THEN excluded.status ELSE delivery_tasks.status END,
             attempts = max(delivery_tasks.attempts, excluded.attempts),
             provider = CASE WHEN excluded.provider IS NOT NULL AND (delivery_tasks.provider IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
                             THEN excluded.provider ELSE delivery_tasks.provider END,
@@ -95,11 +99,14 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         var where = new StringBuilder("WHERE 1 = 1");
         void Bind(SqliteCommand command)
         {
-            command.With("$recipient", filter.Recipient).With("$batch_id", filter.BatchId).With("$status", filter.Status?.ToString())
+            command.With("$recipient", filter.Recipient).With("$batch_id", filter.BatchId).With("$student_id", filter.StudentId)
+                .With("$status", filter.Status?.ToString())
                 .With("$from", filter.From?.ToStored()).With("$to", filter.To?.ToStored());
         }
         if (filter.Recipient is not null) { where.Append(" AND recipient = $recipient"); }
         if (filter.BatchId is not null) { where.Append(" AND batch_id = $batch_id"); }
+        // Not indexed: the Api asks for it only together with a recipient (a student's own list).
+        if (filter.StudentId is not null) { where.Append(" AND student_id = $student_id"); }
         if (filter.Status is not null) { where.Append(" AND status = $status"); }
         if (filter.From is not null) { where.Append(" AND created_at >= $from"); }
         if (filter.To is not null) { where.Append(" AND created_at < $to"); }

@@ -457,6 +457,22 @@ public abstract class StoreContractTests
     }
 
     [Fact]
+    public async Task Append_KeepsTheWorkersStatus_WhenAQueuedEventOfTheSameInstantIsWrittenAfterIt()
+    {
+        await using var stores = await StartAsync();
+        // The Api's background Queued write lands after the worker's Sending, both stamped in the same millisecond.
+        await stores.DeliveryLog.AppendAsync(Event("t1", DeliveryStatus.Sending, s_day) with { Attempt = 1 }, Ct);
+        await stores.DeliveryLog.AppendAsync(Event("t1", DeliveryStatus.Queued, s_day), Ct);
+        // Any other event of the same instant written later still wins.
+        await stores.DeliveryLog.AppendAsync(Event("t2", DeliveryStatus.Sending, s_day) with { Attempt = 1 }, Ct);
+        await stores.DeliveryLog.AppendAsync(Event("t2", DeliveryStatus.Sent, s_day) with { Attempt = 1 }, Ct);
+
+        Assert.Equal(DeliveryStatus.Sending, (await stores.DeliveryLog.GetAsync("t1", Ct)).Status);
+        Assert.Equal(2, (await stores.DeliveryLog.GetAsync("t1", Ct)).Timeline.Count);
+        Assert.Equal(DeliveryStatus.Sent, (await stores.DeliveryLog.GetAsync("t2", Ct)).Status);
+    }
+
+    [Fact]
     public async Task Append_KeepsEveryEvent_WhenManyAppendsRaceOnOneTask()
     {
         await using var stores = await StartAsync();
@@ -472,12 +488,12 @@ public abstract class StoreContractTests
     }
 
     [Fact]
-    public async Task Query_FiltersByRecipientBatchStatusAndTimeRange_NewestFirst()
+    public async Task Query_FiltersByRecipientBatchStudentStatusAndTimeRange_NewestFirst()
     {
         await using var stores = await StartAsync();
         await stores.DeliveryLog.AppendAsync(Event("t1", DeliveryStatus.Queued, s_day, "a@example.org", "b1"), Ct);
         await stores.DeliveryLog.AppendAsync(Event("t2", DeliveryStatus.Queued, s_day.AddMinutes(1), "a@example.org", "b1"), Ct);
-        await stores.DeliveryLog.AppendAsync(Event("t3", DeliveryStatus.Queued, s_day.AddMinutes(2), "a@example.org", "b2"), Ct);
+        await stores.DeliveryLog.AppendAsync(Event("t3", DeliveryStatus.Queued, s_day.AddMinutes(2), "a@example.org", "b2") with { StudentId = "s3" }, Ct);
         await stores.DeliveryLog.AppendAsync(Event("t4", DeliveryStatus.Queued, s_day.AddMinutes(3), "b@example.org", "b1"), Ct);
         await stores.DeliveryLog.AppendAsync(Event("t2", DeliveryStatus.Dead, s_day.AddMinutes(9)), Ct);
 
@@ -487,6 +503,7 @@ public abstract class StoreContractTests
         Assert.Equal(["t4", "t3", "t2", "t1"], await TaskIds(new DeliveryQuery()));
         Assert.Equal(["t3", "t2", "t1"], await TaskIds(new DeliveryQuery { Recipient = "a@example.org" }));
         Assert.Equal(["t2", "t1"], await TaskIds(new DeliveryQuery { Recipient = "a@example.org", BatchId = "b1" }));
+        Assert.Equal(["t3"], await TaskIds(new DeliveryQuery { Recipient = "a@example.org", StudentId = "s3" }));
         Assert.Equal(["t2"], await TaskIds(new DeliveryQuery { Status = DeliveryStatus.Dead }));
         Assert.Equal(["t3", "t2"], await TaskIds(new DeliveryQuery { From = s_day.AddMinutes(1), To = s_day.AddMinutes(3) }));
         Assert.Equal(["t3"], await TaskIds(new DeliveryQuery(), new PageRequest(1, 1)));

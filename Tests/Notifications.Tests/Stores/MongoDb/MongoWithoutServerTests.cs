@@ -111,13 +111,13 @@ public sealed class MongoWithoutServerTests
     {
         var filter = MongoDeliveryLog.BuildQueryFilter(new DeliveryQuery
         {
-            Recipient = "a@example.org", BatchId = "b1", Status = DeliveryStatus.Dead,
+            Recipient = "a@example.org", BatchId = "b1", StudentId = "s1", Status = DeliveryStatus.Dead,
             From = new DateTimeOffset(s_at), To = new DateTimeOffset(s_at.AddHours(1)),
         });
 
         Assert.Equal(
             BsonDocument.Parse("""
-                { "recipient": "a@example.org", "batchId": "b1", "status": "Dead",
+                { "recipient": "a@example.org", "batchId": "b1", "studentId": "s1", "status": "Dead",
                   "createdAt": { "$gte": { "$date": "2026-03-14T09:30:00.123Z" }, "$lt": { "$date": "2026-03-14T10:30:00.123Z" } } }
                 """),
             filter.Render(Args<DeliveryDocument>()));
@@ -142,6 +142,19 @@ public sealed class MongoWithoutServerTests
         Assert.Equal(BsonDocument.Parse("""{ "$literal": "$status exploded" }"""), set["timeline"]["$concatArrays"][1][0]["error"]);
         Assert.Equal(BsonDocument.Parse("""{ "$literal": "$status exploded" }"""), set["lastError"]["$cond"][1]);
         Assert.False(set.Contains("batchId"), "an event without a batch id must not touch the stored one");
+    }
+
+    [Fact]
+    public void AppendUpdate_LetsAQueuedEventTakeTheStatusOnlyWhenStrictlyNewer()
+    {
+        var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Queued, new DateTimeOffset(s_at), NotificationType.Sms, "+919876543210"));
+
+        var set = update.Render(Args<DeliveryDocument>()).AsBsonArray[0]["$set"].AsBsonDocument;
+
+        // Against the epoch when nothing is stored yet, so a first Queued event still sets the status.
+        Assert.Equal(
+            BsonDocument.Parse("""{ "$cond": [ { "$gt": [ { "$date": "2026-03-14T09:30:00.123Z" }, { "$ifNull": [ "$updatedAt", { "$date": "1970-01-01T00:00:00Z" } ] } ] }, { "$literal": "Queued" }, "$status" ] }"""),
+            set["status"]);
     }
 
     [Fact]
