@@ -77,7 +77,7 @@ public static class JwtAuthenticationExtensions
             .AddPolicy(AuthPolicies.Student, policy => policy.RequireAuthenticatedUser().RequireClaim(AuthPolicies.RoleClaim, AuthPolicies.StudentRole)
                 .RequireClaim(AuthPolicies.SubjectClaim))
             .AddPolicy(AuthPolicies.StaffOrStudent, policy => policy.RequireAuthenticatedUser()
-                .RequireClaim(AuthPolicies.RoleClaim, [.. AuthPolicies.StaffRoles, AuthPolicies.StudentRole]).RequireClaim(AuthPolicies.SubjectClaim));
+                .RequireClaim(AuthPolicies.RoleClaim, [.. AuthPolicies.StaffRoles, AuthPolicies.StudentRole]));
         return builder;
     }
 

@@ -13,31 +13,34 @@ public static partial class NotificationsApi
 {
     public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/notifications").WithTags("Notifications").RequireAuthorization();
+        // A student gets status URLs in the 202 of a submission (one task, or their list while Redis is away),
+        // so they may open them for their own notifications; everything else here is staff's.
+        var group = routes.MapGroup("/api/notifications").WithTags("Notifications").RequireAuthorization(AuthPolicies.StaffOrStudent);
 
-        // A student gets the status URL of their submission's confirmation in the 202, so they may open it.
-        group.MapGet("/{taskId}", GetAsync).RequireAuthorization(AuthPolicies.StaffOrStudent)
-            .WithSummary("One notification task with its timeline (a student: only their own).");
-        group.MapGet("/", ListAsync).RequireAuthorization(AuthPolicies.Staff)
-            .WithSummary("Notification tasks by batch, recipient or status, newest first, paged (page from 1).");
+        group.MapGet("/{taskId}", GetAsync).WithSummary("One notification task with its timeline (a student: only their own).");
+        group.MapGet("/", ListAsync)
+            .WithSummary("Notification tasks by batch, recipient or status, newest first, paged (page from 1). A student: their own, by recipient.");
         return routes;
     }
 
     /// <summary>
-    /// From the delivery log; a task the log does not have yet but the queue does is answered as queued. The Api
-    /// writes its Queued events in the background (DeliveryLogWriter), so the status URL of a 202 may be asked
-    /// for before its event is written, and it must not answer 404 for a task that is on its way.
+    /// From the delivery log; a task the log does not have yet but the queue does is answered from the queue. The
+    /// Api writes its Queued events in the background (DeliveryLogWriter), so the status URL of a 202 may be
+    /// asked for before its event is written, and it must not answer 404 for a task that is on its way.
     /// </summary>
     /// <remarks>A student asking for another student's task gets the same 404 as for an unknown one.</remarks>
     internal static async Task<Ok<DeliveryRecord>> GetAsync(string taskId, HttpContext context, IDeliveryLog deliveryLog, QueueMonitor queue,
         IConnectionMultiplexer redis, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var record = await FindAsync(taskId, deliveryLog, queue, redis, loggers, cancellationToken);
-        if (!AuthPolicies.IsStaff(context.User) && record.StudentId != context.User.FindFirst(AuthPolicies.SubjectClaim)?.Value)
+        if (AuthPolicies.IsStaff(context.User))
         {
-            throw new NotFoundException("delivery task", record.TaskId);
+            return TypedResults.Ok(record);
         }
-        return TypedResults.Ok(record);
+        var studentId = context.User.FindFirst(AuthPolicies.SubjectClaim)?.Value;
+        return studentId is not null && record.StudentId == studentId
+            ? TypedResults.Ok(ForStudent(record))
+            : throw new NotFoundException("delivery task", record.TaskId);
     }
 
     private static async Task<DeliveryRecord> FindAsync(string taskId, IDeliveryLog deliveryLog, QueueMonitor queue,
@@ -51,12 +54,13 @@ public static partial class NotificationsApi
         {
             // Without Redis the log's answer stands (at once: a command would wait for the reconnect until it timed out).
             var queued = redis.IsConnected ? await FindQueuedAsync(taskId, queue, loggers, cancellationToken) : null;
-            if (queued is null)
+            if (queued is not null)
             {
-                throw;
+                return queued;
             }
-            return queued;
         }
+        // Neither had it, but the task may have been finished (logged, then removed from the queue) between the two reads.
+        return await deliveryLog.GetAsync(taskId, cancellationToken);
     }
 
     private static async Task<DeliveryRecord?> FindQueuedAsync(string taskId, QueueMonitor queue, ILoggerFactory loggers, CancellationToken cancellationToken)
@@ -75,13 +79,31 @@ public static partial class NotificationsApi
         {
             return null;
         }
+        // The worker logs every attempt, so a task missing from the log has rarely been tried; if it has, say so.
+        var status = task.RetryCount > 0 ? DeliveryStatus.Retrying : DeliveryStatus.Queued;
+        var queuedAt = QueuedAt(task);
         var c = task.Correlation;
-        return new DeliveryRecord(task.Id, DeliveryStatus.Queued, task.Type, task.Recipient, task.RetryCount, null, null, task.LastError,
-            c?.BatchId, c?.SubmissionId, c?.StudentId, task.QueuedAt, task.QueuedAt, [new DeliveryTimelineEntry(DeliveryStatus.Queued, task.QueuedAt, 0, null, null)]);
+        return new DeliveryRecord(task.Id, status, task.Type, task.Recipient, task.RetryCount, null, null, task.LastError,
+            c?.BatchId, c?.SubmissionId, c?.StudentId, queuedAt, queuedAt, [new DeliveryTimelineEntry(DeliveryStatus.Queued, queuedAt, 0, null, null)]);
     }
 
-    internal static async Task<Results<Ok<PagedList<DeliveryRecord>>, ValidationProblem>> ListAsync(
-        string? batchId, string? recipient, string? status, int? page, int? pageSize, IDeliveryLog deliveryLog, CancellationToken cancellationToken)
+    /// <summary>The task's queueing time; a legacy task's timestamp may be anything, so it falls back to the id's time.</summary>
+    private static DateTimeOffset QueuedAt(NotificationTask task) =>
+        task.Timestamp is > 0 and < 253_402_300_799 ? task.QueuedAt
+        : TaskIds.TryGetCreatedAt(task.Id, out var createdAt) ? createdAt : DateTimeOffset.UnixEpoch;
+
+    /// <summary>What a student sees of their notification: its progress, not the providers' ids and error texts.</summary>
+    private static DeliveryRecord ForStudent(DeliveryRecord record) => record with
+    {
+        Provider = null,
+        ProviderMessageId = null,
+        LastError = null,
+        Timeline = [.. record.Timeline.Select(e => e with { Error = null, ProviderMessageId = null })],
+    };
+
+    internal static async Task<Results<Ok<PagedList<DeliveryRecord>>, ValidationProblem, ForbidHttpResult>> ListAsync(
+        string? batchId, string? recipient, string? status, int? page, int? pageSize, HttpContext context, IDeliveryLog deliveryLog,
+        CancellationToken cancellationToken)
     {
         DeliveryStatus? parsedStatus = null;
         if (!string.IsNullOrEmpty(status))
@@ -102,8 +124,23 @@ public static partial class NotificationsApi
             Recipient = string.IsNullOrWhiteSpace(recipient) ? null : recipient,
             Status = parsedStatus,
         };
+        var staff = AuthPolicies.IsStaff(context.User);
+        if (!staff)
+        {
+            // A student lists only their own notifications, and by recipient: that filter has an index, theirs does not.
+            if (query.Recipient is null)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["recipient"] = ["is required: your phone number or email address."] });
+            }
+            if (context.User.FindFirst(AuthPolicies.SubjectClaim)?.Value is not { } studentId)
+            {
+                return TypedResults.Forbid();
+            }
+            query = query with { StudentId = studentId };
+        }
         var loaded = await deliveryLog.QueryAsync(query, request, cancellationToken);
-        return TypedResults.Ok(new PagedList<DeliveryRecord>(loaded.Items, loaded.Total, page ?? 1, request.Limit));
+        var items = staff ? loaded.Items : [.. loaded.Items.Select(ForStudent)];
+        return TypedResults.Ok(new PagedList<DeliveryRecord>(items, loaded.Total, page ?? 1, request.Limit));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not look for task {TaskId} in the queue ({Reason}); answering from the delivery log alone")]

@@ -52,6 +52,9 @@ public sealed class NotificationsApiTests
         Assert.Equal(("sub-1", "stu-1"), (record.SubmissionId, record.StudentId));
         Assert.Equal(DeliveryStatus.Queued, Assert.Single(record.Timeline).Status);
         Assert.InRange(record.CreatedAt, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        // The same ownership rule as for a logged task.
+        Assert.Equal(HttpStatusCode.OK, (await host.Student("stu-1").GetAsync($"/api/notifications/{queued.TaskId}", Ct)).StatusCode);
+        await ProblemAssert.IsProblemAsync(await host.Student("stu-2").GetAsync($"/api/notifications/{queued.TaskId}", Ct), HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -68,15 +71,29 @@ public sealed class NotificationsApiTests
         await host.Service<DeliveryLogWriter>().FlushAsync(Ct);
         Assert.Equal(student.Id, (await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Student(student.Id).GetAsync(accepted.StatusUrl, Ct))).StudentId);
 
-        // Another student cannot tell it from an unknown task; nobody reads it without a valid token; lists stay with staff.
+        // The provider's ids and error texts are for staff.
+        await host.Service<IDeliveryLog>().AppendAsync(new DeliveryEvent(accepted.NotificationIds[0], DeliveryStatus.Retrying, DateTimeOffset.UtcNow,
+            NotificationType.Sms, student.Phone) { Attempt = 1, Provider = "bulksms", Error = "HTTP 503 from gateway 10.0.0.7" }, Ct);
+        var own = await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Student(student.Id).GetAsync(accepted.StatusUrl, Ct));
+        Assert.Equal((DeliveryStatus.Retrying, null, null), (own.Status, own.Provider, own.LastError));
+        Assert.All(own.Timeline, e => Assert.Null(e.Error));
+        Assert.Equal("bulksms", (await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Staff().GetAsync(accepted.StatusUrl, Ct))).Provider);
+
+        // Another student cannot tell it from an unknown task; nobody reads it without a valid token.
         await ProblemAssert.IsProblemAsync(await host.Student("someone-else").GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.NotFound);
         await ProblemAssert.IsProblemAsync(await host.Student("someone-else").GetAsync("/api/notifications/unknown", Ct), HttpStatusCode.NotFound);
         await ProblemAssert.IsProblemAsync(await host.Anonymous().GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.Unauthorized);
         await ProblemAssert.IsProblemAsync(await host.WithToken(ApiTestHost.Token("student", student.Id, secret: "another-secret-key-that-is-long-enough-123"))
             .GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.Unauthorized);
-        await ProblemAssert.IsProblemAsync(await host.Student(student.Id).GetAsync($"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}", Ct),
-            HttpStatusCode.Forbidden);
-        Assert.Equal(HttpStatusCode.OK, (await host.Staff().GetAsync(accepted.StatusUrl, Ct)).StatusCode);
+        await ProblemAssert.IsProblemAsync(await host.WithToken(ApiTestHost.Token("teacher", student.Id)).GetAsync(accepted.StatusUrl, Ct), HttpStatusCode.Forbidden);
+
+        // A student's list is theirs alone and needs a recipient; another student with the same phone sees none of it.
+        var byPhone = $"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}";
+        var list = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Student(student.Id).GetAsync(byPhone, Ct));
+        Assert.Equal(accepted.NotificationIds[0], Assert.Single(list.Items).TaskId);
+        Assert.Null(list.Items[0].Provider);
+        Assert.Equal(0, (await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Student("someone-else").GetAsync(byPhone, Ct))).Total);
+        await ProblemAssert.IsProblemAsync(await host.Student(student.Id).GetAsync("/api/notifications", Ct), HttpStatusCode.BadRequest);
     }
 
     [Fact]

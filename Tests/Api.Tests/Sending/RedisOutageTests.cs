@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Api.Forms;
 using Api.Sending;
+using Api.Students;
 using Api.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -76,6 +77,12 @@ public sealed class RedisOutageTests
         Assert.Equal(submissions * 2, queued.Total);
         health = JsonDocument.Parse(await host.Anonymous().GetStringAsync("/health", Ct)).RootElement;
         Assert.Equal("Healthy", health.GetProperty("status").GetString());
+
+        // The status URL a spooled submission got (the student's SMS list) opens for that student once drained.
+        var statusUrl = accepted.First().StatusUrl;
+        var own = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Student(student.Id).GetAsync(statusUrl, Ct));
+        Assert.Equal(submissions, own.Total);
+        Assert.All(own.Items, r => Assert.Equal(student.Id, r.StudentId));
     }
 
     [Fact]

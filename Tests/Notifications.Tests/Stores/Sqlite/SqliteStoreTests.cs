@@ -75,15 +75,17 @@ public sealed class SqliteStoreTests
     }
 
     [Theory]
-    [InlineData("SELECT status, count(*) FROM delivery_tasks WHERE batch_id = 'b1' GROUP BY status;", "ix_delivery_tasks_batch_status")]
-    [InlineData("SELECT task_id FROM delivery_tasks WHERE created_at < 5 AND updated_at < 5 LIMIT 10;", "ix_delivery_tasks_created_at")]
+    // The statements as the store runs them, with bound parameters: SQLite must see that batch_id = $batch_id cannot be NULL.
+    [InlineData("SELECT status, count(*) FROM delivery_tasks WHERE batch_id = $batch_id GROUP BY status;", "ix_delivery_tasks_batch_status")]
+    [InlineData("SELECT task_id FROM delivery_tasks WHERE created_at < $cutoff AND updated_at < $cutoff LIMIT $chunk;", "ix_delivery_tasks_created_at")]
     public async Task Schema_ServesBatchProgressAndPruning_FromAnIndex(string query, string index)
     {
         var file = StoreHarness.NewSqliteFile();
         await using var stores = await StoreHarness.StartSqliteAsync(file);
 
         // The batch index leaves out tasks without a batch and pruning has no updated_at index: both must still search, not scan.
-        var plan = string.Join("\n", await QueryStringsAsync(file, "EXPLAIN QUERY PLAN " + query, column: 3));
+        var plan = string.Join("\n", await QueryStringsAsync(file, "EXPLAIN QUERY PLAN " + query, column: 3,
+            parameters: new() { ["$batch_id"] = "b1", ["$cutoff"] = 5L, ["$chunk"] = 10L }));
 
         Assert.Contains("INDEX " + index, plan, StringComparison.Ordinal);
     }
@@ -183,12 +185,19 @@ public sealed class SqliteStoreTests
         Assert.Equal(1, writes);
     }
 
-    private static async Task<List<string>> QueryStringsAsync(string file, string sql, int column = 0)
+    private static async Task<List<string>> QueryStringsAsync(string file, string sql, int column = 0, Dictionary<string, object>? parameters = null)
     {
         await using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
         await connection.OpenAsync(Ct);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
+        foreach (var (name, value) in parameters ?? [])
+        {
+            if (sql.Contains(name, StringComparison.Ordinal))
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+        }
         var values = new List<string>();
         using var reader = await command.ExecuteReaderAsync(Ct);
         while (await reader.ReadAsync(Ct))
