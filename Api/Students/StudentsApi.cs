@@ -117,10 +117,18 @@ public static class StudentsApi
             await records.StudentsChangedAsync();
         }
 
-        var notifications = new List<NotificationRequest>(upserts.Count * 2);
+        // Only new students are welcomed: a list corrected and uploaded again weeks later must not greet everyone
+        // again (the welcome's idempotency key only lasts a day).
+        // A roll number given twice is stored as its last row (the store trims it), and welcomed once with that row.
+        var lastRow = new Dictionary<string, StudentUpsert>(StringComparer.Ordinal);
         foreach (var student in upserts)
         {
-            notifications.AddRange(Welcome(templates, student));
+            lastRow[student.RollNumber.Trim()] = student;
+        }
+        var notifications = new List<NotificationRequest>(counts.InsertedRollNumbers.Count * 2);
+        foreach (var rollNumber in counts.InsertedRollNumbers)
+        {
+            notifications.AddRange(Welcome(templates, lastRow[rollNumber]));
         }
         await dispatcher.DispatchAsync(notifications, cancellationToken);
 

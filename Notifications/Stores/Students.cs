@@ -15,7 +15,11 @@ public sealed record Student(
 public sealed record StudentUpsert(string RollNumber, string Name, string Email, string Phone, string? BatchId = null);
 
 /// <summary>What a bulk upsert did: rows created and existing rows overwritten.</summary>
-public sealed record UpsertCounts(int Inserted, int Updated);
+public sealed record UpsertCounts(int Inserted, int Updated)
+{
+    /// <summary>The roll numbers that were new: the students to welcome.</summary>
+    public IReadOnlyList<string> InsertedRollNumbers { get; init; } = [];
+}
 
 /// <summary>Students, keyed by roll number.</summary>
 public interface IStudentStore

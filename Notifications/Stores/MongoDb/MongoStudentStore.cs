@@ -23,7 +23,10 @@ internal sealed class MongoStudentStore(MongoDocumentDatabase database, TimeProv
         {
             var result = await database.Students.BulkWriteAsync(
                 BuildUpsertModels(rows, time.GetUtcNow()), new BulkWriteOptions { IsOrdered = true }, cancellationToken).ConfigureAwait(false);
-            return new UpsertCounts(result.Upserts.Count, (int)result.MatchedCount);
+            return new UpsertCounts(result.Upserts.Count, (int)result.MatchedCount)
+            {
+                InsertedRollNumbers = [.. result.Upserts.OrderBy(u => u.Index).Select(u => rows[u.Index].RollNumber)],
+            };
         }
         catch (MongoBulkWriteException<StudentDocument> ex) when (ex.IsDuplicateKey())
         {

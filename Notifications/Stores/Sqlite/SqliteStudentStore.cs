@@ -37,7 +37,8 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
         upsert.Parameters.AddWithValue("$now", now);
         upsert.Prepare();
 
-        int inserted = 0, updated = 0;
+        var inserted = new List<string>();
+        var updated = 0;
         foreach (var row in rows)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -51,7 +52,7 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
             // RETURNING gives the existing row's id on conflict: a different id means the row was updated.
             if (upsert.ExecuteScalar() as string == newId)
             {
-                inserted++;
+                inserted.Add(row.RollNumber);
             }
             else
             {
@@ -59,7 +60,7 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
             }
         }
         transaction.Commit();
-        return new UpsertCounts(inserted, updated);
+        return new UpsertCounts(inserted.Count, updated) { InsertedRollNumbers = inserted };
     }
 
     public async Task<Page<Student>> ListAsync(PageRequest page, CancellationToken cancellationToken = default)

@@ -226,7 +226,22 @@ public sealed class StudentsApiTests
 
         Assert.Equal(1, report.Imported);
         Assert.Equal(2, report.Updated);
-        // Welcomes are keyed per roll number and channel: the two known students are not welcomed again.
+        // Only the new student is welcomed.
+        Assert.Equal(2, report.NotificationsQueued);
+        Assert.Equal(6, (await host.QueueStatsAsync()).Counters.Enqueued);
+    }
+
+    [Fact]
+    public async Task Upload_WelcomesNoKnownStudentAgain_AfterTheWelcomesIdempotencyKeysExpire()
+    {
+        // A list corrected and uploaded again weeks later: the welcome keys (a day by default) are long gone.
+        await using var host = await ApiTestHost.StartAsync(settings => settings["NotificationQueue:IdempotencyWindow"] = "00:00:01");
+        await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(2)), Ct);
+        await Task.Delay(TimeSpan.FromSeconds(1.5), Ct);
+
+        var report = await ApiTestHost.ReadAsync<UploadReport>(await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(Uploads.Rows(3)), Ct));
+
+        Assert.Equal((1, 2, 2), (report.Imported, report.Updated, report.NotificationsQueued));
         Assert.Equal(6, (await host.QueueStatsAsync()).Counters.Enqueued);
     }
 
