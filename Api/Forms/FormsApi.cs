@@ -58,7 +58,15 @@ public static class FormsApi
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["title"] = ["is required."] });
         }
-        var fields = (request.Fields ?? []).Select(f => new FormField(f.Name, f.Label ?? f.Name, f.Type ?? FormField.TextType, f.Required)).ToList();
+        var inputs = request.Fields ?? [];
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i] is null)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [$"fields[{i}]"] = ["must be a field, not null."] });
+            }
+        }
+        var fields = inputs.Select(f => new FormField(f.Name, f.Label ?? f.Name, f.Type ?? FormField.TextType, f.Required)).ToList();
         var created = await forms.CreateAsync(new NewForm(request.Title, request.IsActive, fields), cancellationToken);
         await cache.InvalidateAsync(CacheKeys.ActiveForms, cancellationToken);
         return TypedResults.Created($"/api/forms/{created.Id}", created);

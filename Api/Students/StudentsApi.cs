@@ -86,7 +86,16 @@ public static class StudentsApi
         {
             return TypedResults.Problem("Send the file as multipart/form-data in a field named 'file'.", statusCode: StatusCodes.Status415UnsupportedMediaType);
         }
-        var form = await context.Request.ReadFormAsync(cancellationToken);
+        IFormCollection form;
+        try
+        {
+            form = await context.Request.ReadFormAsync(cancellationToken);
+        }
+        catch (InvalidDataException ex)
+        {
+            // A multipart body without a boundary, or past the form reader's limits: the client's mistake.
+            return TypedResults.Problem($"The multipart body could not be read: {ex.Message}", statusCode: StatusCodes.Status400BadRequest);
+        }
         var file = form.Files.GetFile("file");
         if (file is null)
         {

@@ -42,6 +42,18 @@ public sealed class FormsApiTests
     }
 
     [Fact]
+    public async Task Create_ReturnsValidationProblem_AndStoresNothing_WhenAFieldIsNull()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/forms",
+            new StringContent("""{"title":"Feedback","isActive":true,"fields":[{"name":"comment","required":false},null]}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("fields[1]", out _));
+        Assert.Empty(await ApiTestHost.ReadAsync<List<Notifications.Stores.Form>>(await host.Staff().GetAsync("/api/forms/active", Ct)));
+    }
+
+    [Fact]
     public async Task Create_ReturnsBadRequest_WhenBodyIsNotJson()
     {
         await using var host = await ApiTestHost.StartAsync();

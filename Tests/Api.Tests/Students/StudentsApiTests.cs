@@ -180,6 +180,19 @@ public sealed class StudentsApiTests
     }
 
     [Fact]
+    public async Task Upload_ReturnsBadRequest_AndStoresNothing_WhenTheMultipartBodyHasNoBoundary()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var content = new StringContent("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.csv\"\r\n\r\n" + Uploads.Rows(1) + "\r\n--x--\r\n");
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data");
+
+        var response = await host.Staff().PostAsync("/api/students/upload", content, Ct);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(0, (await ApiTestHost.ReadAsync<PagedList<StudentView>>(await host.Staff().GetAsync("/api/students", Ct))).Total);
+    }
+
+    [Fact]
     public async Task Upload_ReturnsPayloadTooLarge_WhenFileIsOverTheLimit()
     {
         await using var host = await ApiTestHost.StartAsync(s => s["Upload:MaxBytes"] = "1024");
