@@ -26,7 +26,7 @@ public static class BatchesApi
     {
         var group = routes.MapGroup("/api/batches").WithTags("Batches").RequireAuthorization(AuthPolicies.Staff);
 
-        group.MapPost("/", CreateAsync).WithSummary("Create a batch.");
+        group.MapPost("/", CreateAsync).WithSummary("Create a batch; queues a batch notice to each student it starts with.");
         group.MapPost("/{id}/students", AddStudentsAsync).WithSummary("Add students to a batch; queues a batch notice to each one added.");
         group.MapGet("/", ListAsync).WithSummary("Batches, newest first, paged (page from 1).");
         group.MapGet("/{id}", GetAsync).WithSummary("One batch with the progress of its notifications.");
@@ -34,13 +34,15 @@ public static class BatchesApi
     }
 
     internal static async Task<Results<Created<Batch>, ValidationProblem>> CreateAsync(CreateBatchRequest request, IBatchStore batches,
-        CancellationToken cancellationToken)
+        IStudentStore students, NotificationTemplates templates, NotificationDispatcher dispatcher, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.Name))
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["is required."] });
         }
         var created = await batches.CreateAsync(new NewBatch(request.Name, request.StudentIds), cancellationToken);
+        // The students a batch starts with are added as much as those added later: each gets the notice.
+        await NotifyAsync(created, created.StudentIds, students, templates, dispatcher, cancellationToken);
         return TypedResults.Created($"/api/batches/{created.Id}", created);
     }
 
@@ -63,17 +65,24 @@ public static class BatchesApi
         var alreadyIn = before.StudentIds.ToHashSet(StringComparer.Ordinal);
         var added = batch.StudentIds.Where(s => !alreadyIn.Contains(s)).ToList();
 
-        var notifications = new List<NotificationRequest>(added.Count * 2);
-        foreach (var student in await students.GetManyAsync(added, cancellationToken))
+        var (queued, dispatched) = await NotifyAsync(batch, added, students, templates, dispatcher, cancellationToken);
+
+        var statusUrl = $"/api/batches/{batch.Id}";
+        var result = new StudentsAdded(batch.Id, added.Count, queued, dispatched.TaskIds, statusUrl, dispatched.Spooled);
+        await responses.SaveAsync(idempotencyKey, result);
+        return TypedResults.Accepted(statusUrl, result);
+    }
+
+    /// <summary>Queues the batch notice to each of <paramref name="studentIds"/>, already members of the batch.</summary>
+    private static async Task<(int Queued, DispatchResult Dispatched)> NotifyAsync(Batch batch, IReadOnlyList<string> studentIds, IStudentStore students,
+        NotificationTemplates templates, NotificationDispatcher dispatcher, CancellationToken cancellationToken)
+    {
+        var notifications = new List<NotificationRequest>(studentIds.Count * 2);
+        foreach (var student in await students.GetManyAsync(studentIds, cancellationToken))
         {
             notifications.AddRange(Notice(templates, batch, student));
         }
-        var dispatched = await dispatcher.DispatchAsync(notifications, cancellationToken);
-
-        var statusUrl = $"/api/batches/{batch.Id}";
-        var result = new StudentsAdded(batch.Id, added.Count, notifications.Count, dispatched.TaskIds, statusUrl, dispatched.Spooled);
-        await responses.SaveAsync(idempotencyKey, result);
-        return TypedResults.Accepted(statusUrl, result);
+        return (notifications.Count, await dispatcher.DispatchAsync(notifications, cancellationToken));
     }
 
     private static NotificationRequest[] Notice(NotificationTemplates templates, Batch batch, Student student)

@@ -42,6 +42,24 @@ public sealed class BatchesApiTests
     }
 
     [Fact]
+    public async Task Create_QueuesANoticeToEachStudentItStartsWith_AndAddingThemAgainQueuesNothing()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var a = await host.SeedStudentAsync("R1", "+919876543210");
+        var b = await host.SeedStudentAsync("R2", "+919876543211");
+
+        var batch = await ApiTestHost.ReadAsync<Batch>(await host.Staff().PostAsync("/api/batches",
+            ApiTestHost.JsonBody(new { name = "Morning", studentIds = new[] { a.Id, b.Id } }), Ct));
+        var again = await ApiTestHost.ReadAsync<StudentsAdded>(await host.Staff().PostAsync($"/api/batches/{batch.Id}/students",
+            ApiTestHost.JsonBody(new { studentIds = new[] { a.Id, b.Id } }), Ct));
+
+        Assert.Equal(0, again.Added);
+        Assert.Equal(4, (await host.QueueStatsAsync()).Counters.Enqueued);
+        await host.Service<DeliveryLogWriter>().FlushAsync(Ct);
+        Assert.Equal(new BatchProgress(0, 0, 4, 4), (await ApiTestHost.ReadAsync<BatchView>(await host.Staff().GetAsync($"/api/batches/{batch.Id}", Ct))).Progress);
+    }
+
+    [Fact]
     public async Task AddStudents_DoesNotNotifyTwice_WhenStudentIsAddedAgain()
     {
         await using var host = await ApiTestHost.StartAsync();
