@@ -36,13 +36,22 @@ public sealed class NotificationSpool
         // Names sort by time, so the drain keeps the order requests were answered in.
         var name = Notifications.Tasks.TaskIds.New();
         var temporary = Path.Combine(_directory, name + ".tmp");
-        await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+        try
         {
-            await JsonSerializer.SerializeAsync(file, requests, s_json, cancellationToken).ConfigureAwait(false);
-            // The caller answers 2xx after this: the bytes must be on disk, not in the page cache.
-            file.Flush(flushToDisk: true);
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+            {
+                await JsonSerializer.SerializeAsync(file, requests, s_json, cancellationToken).ConfigureAwait(false);
+                // The caller answers 2xx after this: the bytes must be on disk, not in the page cache.
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, Path.Combine(_directory, name + Extension));
         }
-        File.Move(temporary, Path.Combine(_directory, name + Extension));
+        catch
+        {
+            // A full disk or a cancelled write leaves no half file behind; the caller gets the error.
+            File.Delete(temporary);
+            throw;
+        }
     }
 
     /// <summary>Spooled files, oldest first.</summary>

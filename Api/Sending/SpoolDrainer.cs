@@ -16,9 +16,19 @@ public sealed partial class SpoolDrainer(
         using var timer = new PeriodicTimer(options.Value.DrainInterval);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            if (redis.IsConnected)
+            if (!redis.IsConnected)
+            {
+                continue;
+            }
+            try
             {
                 await DrainAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // A BackgroundService that throws stops the whole Api (and again at every start while the cause
+                // stays): the spooled notifications wait for the next tick instead.
+                LogDrainFailed(logger, ex);
             }
         }
     }
@@ -49,6 +59,12 @@ public sealed partial class SpoolDrainer(
                 LogUnreadable(logger, file, ex);
                 File.Move(file, file + ".unreadable", overwrite: true);
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The file system refused this file (its owner or mode, a directory in its place): the others still
+                // drain, and this one is tried again at the next tick, once a person has fixed it.
+                LogFileFailed(logger, file, ex);
+            }
         }
         if (drained > 0)
         {
@@ -62,6 +78,12 @@ public sealed partial class SpoolDrainer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Spool drain paused: {Reason}")]
     private static partial void LogDrainPaused(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Spooled file {File} could not be drained; it is tried again at the next tick")]
+    private static partial void LogFileFailed(ILogger logger, string file, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Spool drain failed; it runs again at the next tick")]
+    private static partial void LogDrainFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Spooled file {File} cannot be read; moved aside")]
     private static partial void LogUnreadable(ILogger logger, string file, Exception exception);

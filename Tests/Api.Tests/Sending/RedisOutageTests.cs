@@ -105,6 +105,24 @@ public sealed class RedisOutageTests
         Assert.Equal(1, (await host.QueueStatsAsync()).Counters.Enqueued);
     }
 
+    [Fact]
+    public async Task Drain_SkipsAFileTheFileSystemRefuses_AndDrainsTheOthers()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var spool = host.Service<NotificationSpool>();
+        // A link to nowhere where a spool file should be: opening it fails as a file with the wrong owner would
+        // (tests run as root, who may open anything).
+        var refused = Path.Combine(spool.Directory, "00000000000000000000000000.json");
+        File.CreateSymbolicLink(refused, Path.Combine(spool.Directory, "gone", "missing.json"));
+        await spool.WriteAsync([NotificationRequest.Sms("+919876543210", "hello") with { IdempotencyKey = "spool-test:after" }], Ct);
+
+        var drained = await host.Service<SpoolDrainer>().DrainAsync(Ct);
+
+        Assert.Equal(1, drained);
+        Assert.Equal(1, (await host.QueueStatsAsync()).Counters.Enqueued);
+        Assert.Equal([refused], spool.List());
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
