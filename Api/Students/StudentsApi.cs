@@ -41,7 +41,13 @@ public static class Paging
         {
             throw new InvalidFieldException("pageSize", $"must be between 1 and {PageRequest.MaxLimit}.");
         }
-        return new PageRequest((p - 1) * size, size);
+        // A page past int offsets is past any list this system holds; say so rather than wrap around.
+        var offset = (long)(p - 1) * size;
+        if (offset > int.MaxValue)
+        {
+            throw new InvalidFieldException("page", $"is too large for a page size of {size}.");
+        }
+        return new PageRequest((int)offset, size);
     }
 }
 

@@ -275,6 +275,9 @@ public sealed class StudentsApiTests
         await using var host = await ApiTestHost.StartAsync();
         await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students?page=0", Ct), HttpStatusCode.BadRequest);
         await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students?pageSize=100000", Ct), HttpStatusCode.BadRequest);
+        // (page - 1) * pageSize past int: a clear 400 on page, not a wrapped-around offset.
+        var problem = await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/students?page=2147483647&pageSize=500", Ct), HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("page", out _));
     }
 
     [Fact]
