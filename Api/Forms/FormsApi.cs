@@ -97,11 +97,11 @@ public static class FormsApi
 
         // Stored, confirmation queued (or spooled) and analytics invalidated together with the submissions
         // that arrive at the same time.
-        var (submission, dispatched) = await pipeline.SubmitAsync(new SubmissionWork(form, student, answers, idempotencyKey), cancellationToken);
+        var (submissionId, dispatched) = await pipeline.SubmitAsync(new SubmissionWork(form, student, answers, idempotencyKey), cancellationToken);
         var statusUrl = dispatched.Spooled
             ? $"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}"
             : $"/api/notifications/{dispatched.TaskIds[0]}";
-        var accepted = new SubmissionAccepted(submission.Id, dispatched.TaskIds, statusUrl, dispatched.Spooled);
+        var accepted = new SubmissionAccepted(submissionId, dispatched.TaskIds, statusUrl, dispatched.Spooled);
         await responses.SaveAsync(idempotencyKey, accepted);
         return TypedResults.Accepted(statusUrl, accepted);
     }

@@ -14,8 +14,8 @@ namespace Api.Forms;
 /// <param name="RequestKey">The request's Idempotency-Key, if it sent one: a retry with it queues nothing new.</param>
 public sealed record SubmissionWork(Form Form, Student Student, IReadOnlyDictionary<string, string> Answers, string? RequestKey);
 
-/// <summary>A stored submission and what became of its confirmation.</summary>
-public sealed record SubmissionReceipt(FormSubmission Submission, DispatchResult Dispatched);
+/// <summary>A stored submission's id and what became of its confirmation.</summary>
+public sealed record SubmissionReceipt(string SubmissionId, DispatchResult Dispatched);
 
 /// <summary>
 /// Takes form submissions in batches: the submissions that arrive together are stored in one write,
@@ -99,11 +99,11 @@ public sealed partial class SubmissionPipeline(
                 .Select(formId => cache.InvalidateAsync(CacheKeys.FormAnalytics(formId)))).ConfigureAwait(false);
 
             var first = 0;
-            foreach (var (ready, submission) in stored)
+            foreach (var (ready, submissionId) in stored)
             {
                 var count = ready.Notifications.Length;
                 IReadOnlyList<string> taskIds = dispatched.Spooled ? [] : [.. dispatched.TaskIds.Skip(first).Take(count)];
-                ready.Pending.Completion.TrySetResult(new SubmissionReceipt(submission, dispatched with { TaskIds = taskIds }));
+                ready.Pending.Completion.TrySetResult(new SubmissionReceipt(submissionId, dispatched with { TaskIds = taskIds }));
                 first += count;
             }
         }
@@ -130,7 +130,10 @@ public sealed partial class SubmissionPipeline(
             try
             {
                 var (form, student) = (pending.Work.Form, pending.Work.Student);
-                var submission = new NewSubmission(form.Id, student.Id, student.RollNumber, pending.Work.Answers, SubmittedAt: now, Id: RecordIds.New());
+                // A request with an Idempotency-Key names its submission after the key (already a hash of the caller, the
+                // form and the header): a retry, whatever became of the first answer, finds its submission stored.
+                var id = pending.Work.RequestKey ?? RecordIds.New();
+                var submission = new NewSubmission(form.Id, student.Id, student.RollNumber, pending.Work.Answers, SubmittedAt: now, Id: id);
                 var notifications = Confirmation(pending.Work, submission.Id!, now);
                 foreach (var notification in notifications)
                 {
@@ -148,24 +151,35 @@ public sealed partial class SubmissionPipeline(
 
     /// <summary>
     /// One write for all. When one submission's input fails it (an unknown form, an over-long answer), the
-    /// store has written nothing, so each is stored again alone and only that one fails.
+    /// store has written nothing, so each is stored again alone and only that one fails. A keyed submission whose
+    /// id is taken is the retry of one already stored: it goes on as stored, and its confirmation's idempotency
+    /// keys give it the first request's notification ids.
     /// </summary>
-    private async Task<List<(ReadySubmission Ready, FormSubmission Submission)>> StoreAsync(List<ReadySubmission> ready)
+    private async Task<List<(ReadySubmission Ready, string SubmissionId)>> StoreAsync(List<ReadySubmission> ready)
     {
         try
         {
             var stored = await submissions.CreateManyAsync([.. ready.Select(r => r.Submission)], CancellationToken.None).ConfigureAwait(false);
-            return [.. ready.Zip(stored)];
+            return [.. ready.Zip(stored.Select(s => s.Id))];
         }
-        catch (Exception ex) when (ready.Count > 1 && IsInputError(ex))
+        catch (Exception ex) when (IsInputError(ex))
         {
-            LogBatchSplit(logger, ready.Count, ex.Message);
-            var stored = new List<(ReadySubmission, FormSubmission)>(ready.Count);
+            // Alone as well when the batch was one submission: its error is then known, or it is a retry.
+            if (ready.Count > 1)
+            {
+                LogBatchSplit(logger, ready.Count, ex.Message);
+            }
+            var stored = new List<(ReadySubmission, string)>(ready.Count);
             foreach (var one in ready)
             {
                 try
                 {
-                    stored.Add((one, (await submissions.CreateManyAsync([one.Submission], CancellationToken.None).ConfigureAwait(false))[0]));
+                    stored.Add((one, (await submissions.CreateManyAsync([one.Submission], CancellationToken.None).ConfigureAwait(false))[0].Id));
+                }
+                catch (DuplicateKeyException) when (one.Pending.Work.RequestKey is not null)
+                {
+                    LogRetryOfStored(logger, one.Submission.Id!);
+                    stored.Add((one, one.Submission.Id!));
                 }
                 catch (Exception alone) when (IsInputError(alone))
                 {
@@ -197,6 +211,9 @@ public sealed partial class SubmissionPipeline(
             },
         ];
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Submission {SubmissionId} is already stored: its request was sent again with the same Idempotency-Key")]
+    private static partial void LogRetryOfStored(ILogger logger, string submissionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing a batch of {Count} submissions failed on one submission's input ({Reason}); storing them one at a time")]
     private static partial void LogBatchSplit(ILogger logger, int count, string reason);

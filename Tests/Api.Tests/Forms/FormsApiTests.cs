@@ -126,6 +126,33 @@ public sealed class FormsApiTests
     }
 
     [Fact]
+    public async Task Submit_StoresOnce_WhenRetriedWithIdempotencyKey_AfterTheSavedAnswerIsLost_OrAtTheSameTime()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+        var client = host.Student(student.Id);
+        client.DefaultRequestHeaders.Add("Idempotency-Key", "submit-lost-answer");
+
+        var first = await ApiTestHost.ReadAsync<SubmissionAccepted>(await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "a")), Ct));
+        // The saved answer is gone (Redis was away when it was to be saved, or it expired): the retry is answered afresh.
+        var server = host.Multiplexer.GetServers().Single();
+        await foreach (var key in server.KeysAsync(pattern: "api:idempotency:*"))
+        {
+            await host.Multiplexer.GetDatabase().KeyDeleteAsync(key);
+        }
+        // Three copies at once, as a client that timed out and retried might send them.
+        var retries = await Task.WhenAll(Enumerable.Range(0, 3).Select(async _ =>
+            await ApiTestHost.ReadAsync<SubmissionAccepted>(await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "a")), Ct))));
+
+        Assert.All(retries, r => Assert.Equal(first.SubmissionId, r.SubmissionId));
+        Assert.All(retries, r => Assert.Equal(first.NotificationIds, r.NotificationIds));
+        var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
+        Assert.Equal(first.SubmissionId, Assert.Single(stored.Items).Id);
+        Assert.Equal(2, (await host.QueueStatsAsync()).Counters.Enqueued);
+    }
+
+    [Fact]
     public async Task Submit_ReturnsValidationProblem_WhenRequiredAnswerIsMissingOrUnknown()
     {
         await using var host = await ApiTestHost.StartAsync();

@@ -34,7 +34,7 @@ public sealed class SubmissionPipelineTests
             var receipts = await Task.WhenAll(submitted.Where((_, i) => i != 7));
 
             var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 100), Ct);
-            Assert.Equal(receipts.Select(r => r.Submission.Id).Order(), stored.Items.Select(s => s.Id).Order());
+            Assert.Equal(receipts.Select(r => r.SubmissionId).Order(), stored.Items.Select(s => s.Id).Order());
             Assert.Equal(38, (await host.QueueStatsAsync()).Pending);
             foreach (var receipt in receipts)
             {
@@ -43,7 +43,7 @@ public sealed class SubmissionPipelineTests
                 foreach (var taskId in receipt.Dispatched.TaskIds)
                 {
                     var task = TaskJson.Deserialize((byte[])(await host.Multiplexer.GetDatabase().HashGetAsync(host.QueueKeys.Tasks, taskId))!);
-                    Assert.Equal(receipt.Submission.Id, task.Correlation?.SubmissionId);
+                    Assert.Equal(receipt.SubmissionId, task.Correlation?.SubmissionId);
                 }
             }
         }
@@ -73,7 +73,7 @@ public sealed class SubmissionPipelineTests
 
             // Stored once each, and only the two: nothing is stored twice when one submission is refused.
             var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
-            Assert.Equal(receipts.Select(r => r.Submission.Id).Order(), stored.Items.Select(s => s.Id).Order());
+            Assert.Equal(receipts.Select(r => r.SubmissionId).Order(), stored.Items.Select(s => s.Id).Order());
             Assert.Equal(4, (await host.QueueStatsAsync()).Pending);
         }
         finally
@@ -101,7 +101,7 @@ public sealed class SubmissionPipelineTests
             var receipt = await kept;
 
             var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
-            Assert.Equal(receipt.Submission.Id, Assert.Single(stored.Items).Id);
+            Assert.Equal(receipt.SubmissionId, Assert.Single(stored.Items).Id);
             Assert.Equal(2, (await host.QueueStatsAsync()).Pending);
         }
         finally
