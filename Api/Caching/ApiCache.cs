@@ -23,9 +23,12 @@ public sealed class ApiCacheOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan RecordTtl { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>When student records are evicted a second time after an upload (see <see cref="RecordCache.StudentsChangedAsync"/>).</summary>
+    /// <summary>
+    /// When an entry is removed a second time after a write, for a load that read the store just before it
+    /// (see <see cref="ApiCache.InvalidateAsync"/> and <see cref="RecordCache.StudentsChangedAsync"/>).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
-    public TimeSpan RecordReevictDelay { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan ReevictDelay { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long an entry stays in this process's memory; other instances' writes reach it through the backplane.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
@@ -63,18 +66,29 @@ public sealed record CacheStats(long Hits, long Misses, double HitRate);
 /// caller load a missing entry while the others wait (no stampede). Hits and misses are counted in
 /// Redis, so every Api instance adds to the same totals.
 /// </summary>
-public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis, IOptions<ApiCacheOptions> options)
+public sealed class ApiCache
 {
-    private readonly CoalescedRemovals _removals = new(key => cache.RemoveAsync(key).AsTask());
+    private readonly IFusionCache _cache;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IOptions<ApiCacheOptions> _options;
+    private readonly CoalescedRemovals _removals;
+    private readonly DelayedRemovals _secondRemovals;
+
+    public ApiCache(IFusionCache cache, IConnectionMultiplexer redis, IOptions<ApiCacheOptions> options, TimeProvider time, ILogger<ApiCache> logger)
+    {
+        (_cache, _redis, _options) = (cache, redis, options);
+        _removals = new CoalescedRemovals(key => cache.RemoveAsync(key).AsTask());
+        _secondRemovals = new DelayedRemovals(_removals.RemoveAsync, options.Value.ReevictDelay, time, logger);
+    }
 
     public async Task<T> GetOrLoadAsync<T>(string key, TimeSpan ttl, Func<CancellationToken, Task<T>> load, CancellationToken cancellationToken)
     {
         var loaded = false;
-        var value = await cache.GetOrSetAsync<T>(key, async (_, ct) =>
+        var value = await _cache.GetOrSetAsync<T>(key, async (_, ct) =>
         {
             loaded = true;
             return await load(ct).ConfigureAwait(false);
-        }, entry => entry.SetDuration(ttl).SetMemoryCacheDuration(options.Value.MemoryDurationFor(ttl)), cancellationToken)
+        }, entry => entry.SetDuration(ttl).SetMemoryCacheDuration(_options.Value.MemoryDurationFor(ttl)), cancellationToken)
             .ConfigureAwait(false);
         Count(loaded ? CacheKeys.MissesCounter : CacheKeys.HitsCounter);
         return value;
@@ -83,14 +97,19 @@ public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis, I
     /// <summary>
     /// Removes the entry everywhere (memory, Redis, other instances through the backplane); when this
     /// completes, the next read loads what the caller has just written. Removals of one key that pile up
-    /// (a hundred submissions to one form) share one removal: see <see cref="CoalescedRemovals"/>.
+    /// (a hundred submissions to one form) share one removal: see <see cref="CoalescedRemovals"/>. A load that
+    /// read the store before the write and stores its value after this removal is removed by a second one
+    /// <see cref="ApiCacheOptions.ReevictDelay"/> later (see <see cref="DelayedRemovals"/>).
     /// </summary>
-    public Task InvalidateAsync(string key, CancellationToken cancellationToken = default) =>
-        _removals.RemoveAsync(key).WaitAsync(cancellationToken);
+    public async Task InvalidateAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await _removals.RemoveAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _secondRemovals.Schedule(key);
+    }
 
     public async Task<CacheStats> GetStatsAsync()
     {
-        var counts = await redis.GetDatabase().StringGetAsync([CacheKeys.HitsCounter, CacheKeys.MissesCounter]).ConfigureAwait(false);
+        var counts = await _redis.GetDatabase().StringGetAsync([CacheKeys.HitsCounter, CacheKeys.MissesCounter]).ConfigureAwait(false);
         var hits = (long?)counts[0] ?? 0;
         var misses = (long?)counts[1] ?? 0;
         var total = hits + misses;
@@ -99,9 +118,9 @@ public sealed class ApiCache(IFusionCache cache, IConnectionMultiplexer redis, I
 
     private void Count(RedisKey counter)
     {
-        if (redis.IsConnected)
+        if (_redis.IsConnected)
         {
-            redis.GetDatabase().StringIncrement(counter, flags: CommandFlags.FireAndForget);
+            _redis.GetDatabase().StringIncrement(counter, flags: CommandFlags.FireAndForget);
         }
     }
 }

@@ -33,7 +33,7 @@ public sealed partial class RecordCache(IFusionCache cache, IFormStore forms, IS
     /// <summary>
     /// After students were changed in the store: no cached student record is served again. A load that read
     /// the store just before the change may store the old record just after this eviction; a second
-    /// eviction <see cref="ApiCacheOptions.RecordReevictDelay"/> later removes that one too. Not cancellable:
+    /// eviction <see cref="ApiCacheOptions.ReevictDelay"/> later removes that one too. Not cancellable:
     /// the change is committed, so the eviction must happen even when the request that made it goes away.
     /// </summary>
     public async Task StudentsChangedAsync()
@@ -46,7 +46,7 @@ public sealed partial class RecordCache(IFusionCache cache, IFormStore forms, IS
     {
         try
         {
-            await Task.Delay(options.Value.RecordReevictDelay, time).ConfigureAwait(false);
+            await Task.Delay(options.Value.ReevictDelay, time).ConfigureAwait(false);
             await cache.RemoveByTagAsync(CacheKeys.StudentRecordsTag).ConfigureAwait(false);
         }
         catch (Exception ex)
