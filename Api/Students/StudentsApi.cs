@@ -214,7 +214,8 @@ public static class StudentsApi
                 Reject(StudentColumns.RollNumber, $"repeats row {firstRow}.", roll);
             }
 
-            var batch = hasBatch && batchColumn < row.Cells.Length ? row.Cells[batchColumn]?.Trim() : null;
+            // Unescaped like the other cells: an exported batch such as "-A" comes back as "'-A" and must upload as "-A".
+            var batch = hasBatch && batchColumn < row.Cells.Length ? SpreadsheetText.Unescape(row.Cells[batchColumn]?.Trim()) : null;
             if (batch is { Length: > FieldLimits.Id })
             {
                 Reject(StudentColumns.Batch, $"is longer than {FieldLimits.Id} characters.", null);
