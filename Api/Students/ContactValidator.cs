@@ -54,9 +54,11 @@ public sealed class ContactValidator(IOptions<ValidationOptions> options)
             reason = $"is longer than {FieldLimits.Email} characters.";
             return null;
         }
-        // MailAddress accepts display names and comments; only a bare address that reads back unchanged passes.
+        // MailAddress accepts display names and comments; only a bare address that reads back unchanged passes. It also
+        // takes quoted local parts ("a b"@x, "a@b"@x), which the store refuses: one such row would fail the whole upload.
         if (!MailAddress.TryCreate(email, out var address) || address.Address != email || address.Host.IndexOf('.', StringComparison.Ordinal) < 1
-            || address.Host.EndsWith('.'))
+            || address.Host.EndsWith('.') || email.Contains(' ', StringComparison.Ordinal)
+            || email.IndexOf('@', StringComparison.Ordinal) != email.LastIndexOf('@'))
         {
             reason = "is not an email address.";
             return null;
