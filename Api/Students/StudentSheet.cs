@@ -89,6 +89,8 @@ public static class StudentSheet
     private static (IReadOnlyList<string?>, IReadOnlyList<SheetRow>) ReadCsv(Stream content, UploadLimits limits)
     {
         var rows = new List<SheetRow>();
+        // Counted here: the reader's own line number is not tracked (it costs on every row).
+        var rowNumber = 1;
         try
         {
             using var reader = CsvReader.Create(content, new CsvReaderOptions
@@ -103,7 +105,6 @@ public static class StudentSheet
             {
                 throw new UploadRejectedException($"The file has {header.Count} columns; at most {limits.MaxColumns} are allowed.");
             }
-            var rowNumber = 1;
             while (reader.Read())
             {
                 rowNumber++;
@@ -131,7 +132,7 @@ public static class StudentSheet
         }
         catch (CsvFormatException ex)
         {
-            throw new UploadRejectedException($"The CSV is malformed near line {ex.LineNumber}: {ex.Message}");
+            throw new UploadRejectedException($"The CSV is malformed at row {rowNumber + 1}: {ex.Message}");
         }
     }
 

@@ -123,10 +123,12 @@ public sealed class StudentsApiTests
     public async Task Upload_ReturnsBadRequest_WhenCsvIsMalformed()
     {
         await using var host = await ApiTestHost.StartAsync();
-        var csv = Uploads.Header + "\n\"Unclosed,a@example.edu,9876543210,R1,B1\nB,b@example.edu,9876543211,R2,B1\n";
+        var csv = Uploads.Header + "\nA,a@example.edu,9876543210,R1,B1\n\"Unclosed,b@example.edu,9876543211,R2,B1\nC,c@example.edu,9876543212,R3,B1\n";
         var response = await host.Staff().PostAsync("/api/students/upload", Uploads.Csv(csv), Ct);
 
-        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        // The sheet's row (the header is row 1), so the person can find it.
+        Assert.Contains("at row 3", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, (await host.Service<IStudentStore>().ListAsync(new PageRequest(), Ct)).Total);
     }
 
