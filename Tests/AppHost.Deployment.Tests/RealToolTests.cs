@@ -237,7 +237,17 @@ internal sealed class RedisUnderTest : IAsyncDisposable
             }
         };
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => ready.TrySetException(new Xunit.Sdk.XunitException("redis-server exited: " + output));
+        process.Exited += (_, _) =>
+        {
+            // Under the same lock as the appends: a StringBuilder read while another thread appends can throw,
+            // and an exception in this handler ends the whole test run.
+            string text;
+            lock (output)
+            {
+                text = output.ToString();
+            }
+            ready.TrySetException(new Xunit.Sdk.XunitException("redis-server exited: " + text));
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var redis = new RedisUnderTest(process, port, dir);
