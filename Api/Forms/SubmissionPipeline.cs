@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Api.Caching;
 using Api.Hosting;
+using Api.Idempotency;
 using Api.Sending;
+using Microsoft.Extensions.Options;
 using Notifications.Queue;
 using Notifications.Stores;
 using Notifications.Tasks;
@@ -33,7 +35,7 @@ public sealed record SubmissionReceipt(string SubmissionId, DispatchResult Dispa
 /// </remarks>
 public sealed partial class SubmissionPipeline(
     IFormSubmissionStore submissions, NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache,
-    TimeProvider time, ILogger<SubmissionPipeline> logger) : DrainingLoop
+    IOptions<QueueOptions> queueOptions, TimeProvider time, ILogger<SubmissionPipeline> logger) : DrainingLoop
 {
     /// <summary>Bounds one batch's store transaction (the worker may be waiting for SQLite's write lock).</summary>
     private const int MaxBatch = 256;
@@ -176,8 +178,15 @@ public sealed partial class SubmissionPipeline(
                 {
                     stored.Add((one, (await submissions.CreateManyAsync([one.Submission], CancellationToken.None).ConfigureAwait(false))[0].Id));
                 }
-                catch (DuplicateKeyException) when (one.Pending.Work.RequestKey is not null)
+                catch (DuplicateKeyException)
                 {
+                    // Its id is taken: the retry of a keyed request, or (MongoDB, another instance racing on a key)
+                    // this batch's own first write, which stopped after storing it.
+                    if (await CheckStoredAsync(one).ConfigureAwait(false) is { } refused)
+                    {
+                        one.Pending.Completion.TrySetException(refused);
+                        continue;
+                    }
                     LogRetryOfStored(logger, one.Submission.Id!);
                     stored.Add((one, one.Submission.Id!));
                 }
@@ -191,6 +200,28 @@ public sealed partial class SubmissionPipeline(
     }
 
     private static bool IsInputError(Exception exception) => exception is StoreException or ArgumentException;
+
+    /// <summary>
+    /// Null when the stored submission with this one's id is this one (same form, student and answers) and recent
+    /// enough that the queue still knows its confirmation's idempotency keys; otherwise why the key may not be used.
+    /// </summary>
+    private async Task<IdempotencyKeyReusedException?> CheckStoredAsync(ReadySubmission one)
+    {
+        var stored = await submissions.GetAsync(one.Submission.Id!, CancellationToken.None).ConfigureAwait(false);
+        var mine = one.Submission;
+        // The store keeps answer keys trimmed and values as given.
+        var answers = (mine.Answers ?? new Dictionary<string, string>()).ToDictionary(a => a.Key.Trim(), a => a.Value ?? "", StringComparer.Ordinal);
+        var sameAnswers = stored.Answers.Count == answers.Count
+            && stored.Answers.All(a => answers.TryGetValue(a.Key, out var value) && value == a.Value);
+        if (stored.FormId != mine.FormId || stored.StudentId != mine.StudentId || !sameAnswers)
+        {
+            return new IdempotencyKeyReusedException("This Idempotency-Key was already used for a different submission; send this one with a new key.");
+        }
+        // Past the window the confirmation would be queued again: the student would get it twice.
+        return time.GetUtcNow() - stored.SubmittedAt > queueOptions.Value.IdempotencyWindow
+            ? new IdempotencyKeyReusedException($"This Idempotency-Key was used for a submission on {stored.SubmittedAt:u}, too long ago to be a retry; send a new key.")
+            : null;
+    }
 
     private NotificationRequest[] Confirmation(SubmissionWork work, string submissionId, DateTimeOffset submittedAt)
     {

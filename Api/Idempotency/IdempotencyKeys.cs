@@ -78,3 +78,6 @@ public sealed class IdempotentResponses(IConnectionMultiplexer redis)
 
     private static RedisKey RedisKeyOf(string key) => "api:idempotency:" + key;
 }
+
+/// <summary>An Idempotency-Key sent again with a different request, or long after its first use (422).</summary>
+public sealed class IdempotencyKeyReusedException(string message) : Exception(message);

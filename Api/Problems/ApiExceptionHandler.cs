@@ -1,4 +1,5 @@
 using Api.Hosting;
+using Api.Idempotency;
 using Api.Students;
 using Microsoft.AspNetCore.Diagnostics;
 using Notifications.Queue;
@@ -24,6 +25,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problemDetails) :
             UploadRejectedException e => (e.StatusCode, "Upload rejected", e.Message, null),
             BadHttpRequestException e => (e.StatusCode, "Bad request", e.Message, null),
             ShuttingDownException e => (StatusCodes.Status503ServiceUnavailable, "Shutting down", e.Message, null),
+            IdempotencyKeyReusedException e => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused", e.Message, null),
             _ => (0, "", "", (Dictionary<string, string[]>?)null),
         };
         if (status == 0)

@@ -48,6 +48,9 @@ public interface IFormSubmissionStore
     /// <exception cref="DuplicateKeyException">A given id is taken; none of the submissions is stored.</exception>
     Task<IReadOnlyList<FormSubmission>> CreateManyAsync(IReadOnlyList<NewSubmission> submissions, CancellationToken cancellationToken = default);
 
+    /// <exception cref="NotFoundException">No submission has this id.</exception>
+    Task<FormSubmission> GetAsync(string id, CancellationToken cancellationToken = default);
+
     /// <summary>A form's submissions, newest first.</summary>
     Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default);
 

@@ -48,6 +48,13 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
         return documents.ConvertAll(ToSubmission);
     }
 
+    public async Task<FormSubmission> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var checkedId = StoreInput.Id(id);
+        var found = await database.Submissions.Find(s_filter.Eq(s => s.Id, checkedId)).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        return found is null ? throw new NotFoundException("form submission", checkedId) : ToSubmission(found);
+    }
+
     public async Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default)
     {
         var checkedFormId = StoreInput.Id(formId, "formId");

@@ -61,6 +61,16 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
         return created.Length;
     }
 
+    public async Task<FormSubmission> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var checkedId = StoreInput.Id(id);
+        using var activity = StoreTelemetry.StartSqlite("form_submissions.get");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var select = connection.Command($"SELECT {Columns} FROM form_submissions WHERE id = $id;").With("$id", checkedId);
+        using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : throw new NotFoundException("form submission", checkedId);
+    }
+
     public async Task<Page<FormSubmission>> ListByFormAsync(string formId, PageRequest page, CancellationToken cancellationToken = default)
     {
         var checkedFormId = StoreInput.Id(formId, "formId");
@@ -79,11 +89,14 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
         using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var answers = JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(4)) ?? [];
-            items.Add(new FormSubmission(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), answers, reader.GetString(5), reader.GetTime(6)));
+            items.Add(Read(reader));
         }
         return new Page<FormSubmission>(items, total, page.Offset, page.Limit);
     }
+
+    private static FormSubmission Read(SqliteDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+            JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(4)) ?? [], reader.GetString(5), reader.GetTime(6));
 
     public async Task<FormAnalytics> GetAnalyticsAsync(string formId, CancellationToken cancellationToken = default)
     {

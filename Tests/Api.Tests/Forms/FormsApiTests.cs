@@ -153,6 +153,36 @@ public sealed class FormsApiTests
     }
 
     [Fact]
+    public async Task Submit_AnswersUnprocessable_WhenAnIdempotencyKeyIsReusedForOtherAnswers_OrAfterItsWindow()
+    {
+        await using var host = await ApiTestHost.StartAsync(settings => settings["NotificationQueue:IdempotencyWindow"] = "00:00:01");
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+        var client = host.Student(student.Id);
+        client.DefaultRequestHeaders.Add("Idempotency-Key", "submit-reused");
+        async Task ForgetSavedAnswersAsync()
+        {
+            await foreach (var key in host.Multiplexer.GetServers().Single().KeysAsync(pattern: "api:idempotency:*"))
+            {
+                await host.Multiplexer.GetDatabase().KeyDeleteAsync(key);
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "a")), Ct)).StatusCode);
+        await ForgetSavedAnswersAsync();
+        var otherAnswers = await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "b")), Ct);
+        await Task.Delay(TimeSpan.FromSeconds(1.5), Ct);
+        await ForgetSavedAnswersAsync();
+        var tooLate = await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "a")), Ct);
+
+        await ProblemAssert.IsProblemAsync(otherAnswers, HttpStatusCode.UnprocessableEntity);
+        await ProblemAssert.IsProblemAsync(tooLate, HttpStatusCode.UnprocessableEntity);
+        var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
+        Assert.Equal("a", Assert.Single(stored.Items).Answers["comment"]);
+        Assert.Equal(2, (await host.QueueStatsAsync()).Counters.Enqueued);
+    }
+
+    [Fact]
     public async Task Submit_ReturnsValidationProblem_WhenRequiredAnswerIsMissingOrUnknown()
     {
         await using var host = await ApiTestHost.StartAsync();

@@ -238,6 +238,9 @@ public abstract class StoreContractTests
         var stored = await stores.Submissions.ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
         Assert.Equal(new[] { created[0].Id, created[2].Id }.Order(), stored.Items.Select(s => s.Id).Order());
         Assert.Equal("two", (await stores.Submissions.ListByFormAsync(other.Id, new PageRequest(0, 10), Ct)).Items.Single().Answers["q"]);
+        var one = await stores.Submissions.GetAsync(created[1].Id, Ct);
+        Assert.Equal((other.Id, "s2", "R2", "two"), (one.FormId, one.StudentId, one.RollNumber, one.Answers["q"]));
+        await Assert.ThrowsAsync<NotFoundException>(() => stores.Submissions.GetAsync("no-such-submission", Ct));
     }
 
     [Fact]
