@@ -48,8 +48,15 @@ public sealed class NotificationSpool
         }
         catch
         {
-            // A full disk or a cancelled write leaves no half file behind; the caller gets the error.
-            File.Delete(temporary);
+            // A full disk or a cancelled write leaves no half file behind; the caller gets the write's error.
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The write's error is the one to report.
+            }
             throw;
         }
     }

@@ -11,6 +11,9 @@ public sealed partial class SpoolDrainer(
     NotificationSpool spool, NotificationDispatcher dispatcher, DeliveryLogWriter deliveryLog, IConnectionMultiplexer redis,
     IOptions<SpoolOptions> options, ILogger<SpoolDrainer> logger) : BackgroundService
 {
+    // Files whose notifications are queued but which could not be deleted (one drain runs at a time).
+    private readonly HashSet<string> _queuedNotDeleted = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.DrainInterval);
@@ -41,10 +44,20 @@ public sealed partial class SpoolDrainer(
         {
             try
             {
+                if (_queuedNotDeleted.Contains(file))
+                {
+                    // Queued at an earlier tick; only its delete failed. Queued again after the idempotency
+                    // keys' window, it would be sent again.
+                    File.Delete(file);
+                    _queuedNotDeleted.Remove(file);
+                    continue;
+                }
                 var requests = await NotificationSpool.ReadAsync(file, cancellationToken).ConfigureAwait(false);
                 var results = await dispatcher.EnqueueAsync(requests).ConfigureAwait(false);
                 deliveryLog.Queued(requests, results);
+                _queuedNotDeleted.Add(file);
                 File.Delete(file);
+                _queuedNotDeleted.Remove(file);
                 drained++;
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -57,7 +70,14 @@ public sealed partial class SpoolDrainer(
             {
                 // Not a file this Api wrote whole; keep it aside for a person rather than retry it forever.
                 LogUnreadable(logger, file, ex);
-                File.Move(file, file + ".unreadable", overwrite: true);
+                try
+                {
+                    File.Move(file, file + ".unreadable", overwrite: true);
+                }
+                catch (Exception moveFailed) when (moveFailed is IOException or UnauthorizedAccessException)
+                {
+                    LogFileFailed(logger, file, moveFailed);
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
