@@ -103,8 +103,9 @@ public sealed class ApiCache
     /// </summary>
     public async Task InvalidateAsync(string key, CancellationToken cancellationToken = default)
     {
-        await _removals.RemoveAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // First, so that neither a failed first removal nor a caller who goes away skips the second.
         _secondRemovals.Schedule(key);
+        await _removals.RemoveAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<CacheStats> GetStatsAsync()
