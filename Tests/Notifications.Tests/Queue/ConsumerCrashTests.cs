@@ -19,14 +19,15 @@ public sealed class ConsumerCrashTests(RedisFixture fixture) : IClassFixture<Red
         });
         var queued = await harness.Queue.EnqueueManyAsync([.. Enumerable.Range(0, 3_000).Select(i => QueueHarness.Sms(i))], TestContext.Current.CancellationToken);
 
-        using var victim = StartCrashWorker(fixture.Server.Endpoint, harness.Options.Name, concurrency: 1_000, sendMs: 300);
+        // 1,200 at once, so that the leases it holds stay above 1,000 while it acknowledges some between our look and the kill.
+        using var victim = StartCrashWorker(fixture.Server.Endpoint, harness.Options.Name, concurrency: 1_200, sendMs: 300);
         try
         {
             await QueueHarness.WaitUntilAsync(async () =>
             {
                 var stats = await harness.Monitor.GetStatsAsync();
-                return stats.Leased >= 1_000 && stats.Counters.Processed > 0;
-            }, TimeSpan.FromSeconds(60), "the worker holds 1,000 leases and has finished some tasks");
+                return stats.Leased >= 1_100 && stats.Counters.Processed > 0;
+            }, TimeSpan.FromSeconds(60), "the worker holds 1,100 leases and has finished some tasks");
         }
         finally
         {

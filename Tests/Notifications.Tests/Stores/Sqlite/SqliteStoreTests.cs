@@ -104,7 +104,8 @@ public sealed class SqliteStoreTests
 
         var deleted = await stores.Services.GetRequiredService<SqliteDeliveryLog>().PruneExpiredAsync(Ct);
 
-        Assert.Equal(1, deleted);
+        // The host's pruner also runs once at start, and may have run after the appends: the state below is the proof.
+        Assert.InRange(deleted, 0, 1);
         await Assert.ThrowsAsync<NotFoundException>(() => log.GetAsync("old", Ct));
         Assert.Equal(2, (await log.GetAsync("active", Ct)).Timeline.Count);
         var file = stores.Services.GetRequiredService<SqliteDocumentDatabase>().FilePath;
