@@ -126,6 +126,15 @@ public sealed class ApiTestHost : IAsyncDisposable
     /// <summary>Stops redis-server; <see cref="RestartRedisAsync"/> brings it back on the same port and folder (AOF).</summary>
     public async Task StopRedisAsync() => await Redis.DisposeAsync();
 
+    /// <summary>Deletes the Api's saved answers to keyed requests, as if Redis had been away when they were to be saved.</summary>
+    public async Task ForgetSavedAnswersAsync()
+    {
+        await foreach (var key in Multiplexer.GetServers().Single().KeysAsync(pattern: "api:idempotency:*"))
+        {
+            await Multiplexer.GetDatabase().KeyDeleteAsync(key);
+        }
+    }
+
     public async Task RestartRedisAsync() =>
         Redis = await RedisServerProcess.StartAsync(appendOnly: true, port: Redis.Port, directory: Redis.Directory);
 
