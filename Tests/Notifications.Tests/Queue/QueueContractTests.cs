@@ -470,9 +470,14 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
     {
         var server = fixture.Connection.GetServers()[0];
         var count = 0;
-        await foreach (var _ in server.KeysAsync(pattern: "{" + harness.Options.Name + "}:*"))
+        await foreach (var key in server.KeysAsync(pattern: "{" + harness.Options.Name + "}:*"))
         {
-            count++;
+            // Not the per-minute throughput counters: one more appears when the test runs across a minute's turn,
+            // and each expires by itself after the hour the dashboard shows.
+            if (!((string)key!).StartsWith(harness.Keys.ThroughputPrefix, StringComparison.Ordinal))
+            {
+                count++;
+            }
         }
         return count;
     }
