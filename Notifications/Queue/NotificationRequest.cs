@@ -64,6 +64,12 @@ public static class NotificationRequestRules
         {
             Require(data.Phone, "An SMS needs a phone number.");
             Require(data.Message, "An SMS needs a message.");
+            var segments = SmsSegments.Count(data.Message!);
+            if (segments.Parts > SmsSegments.MaxParts)
+            {
+                throw new InvalidNotificationException(
+                    $"An SMS may take at most {SmsSegments.MaxParts} parts; this one needs {segments.Parts} ({segments.Units} {segments.Encoding} units). Shorten it.");
+            }
         }
         else
         {
