@@ -53,6 +53,11 @@ public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliver
                 await LogFailureAsync(claimed, DeliveryStatus.Retrying, deferred.Provider, deferred.Reason, cancellationToken);
                 return HandlerResult.Postpone(deferred.Reason, deferred.RetryAfter);
 
+            case SendResult.RequestRefused refused:
+                // Our request's fault, not the student's: wait for the fix without using an attempt.
+                await LogFailureAsync(claimed, DeliveryStatus.Retrying, refused.Provider, refused.Error, cancellationToken);
+                return HandlerResult.Postpone(refused.Error, refused.RetryAfter);
+
             case SendResult.PermanentFailure permanent:
                 await LogFailureAsync(claimed, DeliveryStatus.Dead, permanent.Provider, permanent.Error, cancellationToken);
                 return HandlerResult.Permanent(permanent.Error);

@@ -7,7 +7,12 @@ using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
 
-/// <summary>Email through Brevo's transactional API: <c>POST smtp/email</c> with the <c>api-key</c> header.</summary>
+/// <summary>
+/// Email through Brevo's transactional API: <c>POST smtp/email</c> with the <c>api-key</c> header. Every
+/// send carries <c>headers.idempotencyKey</c>, a UUID derived from the task id, so a retry after a
+/// timeout (the first post may have landed) is not emailed twice, and the task id as a tag and in
+/// <c>X-Mailin-custom</c>, which Brevo's webhooks send back.
+/// </summary>
 public sealed partial class BrevoEmailSender(
     IHttpClientFactory httpClientFactory,
     IOptions<BrevoOptions> options,
@@ -34,7 +39,13 @@ public sealed partial class BrevoEmailSender(
             [new Address(message.Recipient, null)],
             message.Subject ?? "",
             NullIfEmpty(message.HtmlBody),
-            message.TextBody);
+            message.TextBody,
+            new Dictionary<string, string>
+            {
+                ["idempotencyKey"] = TaskUuid.For(message.TaskId).ToString(),
+                ["X-Mailin-custom"] = "task:" + message.TaskId,
+            },
+            [message.TaskId]);
 
         try
         {
@@ -44,7 +55,7 @@ public sealed partial class BrevoEmailSender(
             var body = ProviderHttp.TryParseJson(await ProviderHttp.ReadBodyAsync(response, ct, maxChars: 64 * 1024));
             return response.IsSuccessStatusCode
                 ? new SendResult.Sent(Name, body.GetString("messageId"))
-                : Classify(response, body);
+                : Classify(response, body, message);
         }
         catch (Exception e) when (ProviderHttp.FromTransportException(Name, e, ct) is { } transient)
         {
@@ -52,7 +63,7 @@ public sealed partial class BrevoEmailSender(
         }
     }
 
-    private SendResult Classify(HttpResponseMessage response, JsonElement? body)
+    private SendResult Classify(HttpResponseMessage response, JsonElement? body, OutgoingMessage message)
     {
         var status = (int)response.StatusCode;
         var code = body.GetString("code");
@@ -64,15 +75,16 @@ public sealed partial class BrevoEmailSender(
         }
 
         // 401 (unknown key), 402 (not_enough_credits) and 403 (permission_denied, e.g. an IP not
-        // allowed) are the account's fault: transient with a long wait and an error log, so an
-        // operator's fix delivers the backlog instead of a dead-letter pile (see BulkSmsSender).
-        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.PaymentRequired or HttpStatusCode.Forbidden)
+        // allowed) are the account's fault; a 400 that is not about the recipient is our request's.
+        // Either way every email would fail alike: postpone, so an operator's fix delivers the backlog.
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.PaymentRequired or HttpStatusCode.Forbidden
+            || !ProviderHttp.MentionsRecipient(error, message.Recipient))
         {
-            LogAccountFault(logger, error);
-            return new SendResult.TransientFailure(Name, error, sendingOptions.Value.ConfigurationFaultRetryAfter);
+            LogRequestRefused(logger, error);
+            return new SendResult.RequestRefused(Name, error, sendingOptions.Value.ConfigurationFaultRetryAfter);
         }
 
-        // 400 invalid_parameter / missing_parameter: the address (or content) is invalid every time.
+        // 400 invalid_parameter about the address: it is invalid every time.
         return new SendResult.PermanentFailure(Name, error);
     }
 
@@ -86,10 +98,11 @@ public sealed partial class BrevoEmailSender(
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Brevo rejected the account, not the message; fix the configuration: {Error}")]
-    private static partial void LogAccountFault(ILogger logger, string error);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Brevo refused our request, not the message; fix the configuration: {Error}")]
+    private static partial void LogRequestRefused(ILogger logger, string error);
 
     private sealed record Address(string Email, string? Name);
 
-    private sealed record TransactionalEmail(Address Sender, Address[] To, string Subject, string? HtmlContent, string TextContent);
+    private sealed record TransactionalEmail(Address Sender, Address[] To, string Subject, string? HtmlContent, string TextContent,
+        Dictionary<string, string> Headers, string[] Tags);
 }

@@ -1,23 +1,29 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Notifications.Tasks;
+using StackExchange.Redis;
 
 namespace NotificationWorker.Sending;
 
-/// <summary>SMS through the BulkSMS JSON API v1: <c>POST messages</c> with Basic auth.</summary>
+/// <summary>
+/// SMS through the BulkSMS JSON REST API v1: <c>POST messages</c> with Basic auth. The request follows
+/// the published OpenAPI document (a copy of the operation is in Tests/NotificationWorker.Tests/Contracts):
+/// an array of submission entries, recipients and sender as objects, an int32 deduplication-id.
+/// </summary>
 public sealed partial class BulkSmsSender(
     IHttpClientFactory httpClientFactory,
     IOptions<BulkSmsOptions> options,
     IOptions<SendingOptions> sendingOptions,
+    SmsDeduplicationIds deduplicationIds,
     TimeProvider time,
     ILogger<BulkSmsSender> logger) : IMessageSender
 {
     public const string HttpClientName = "bulksms";
+
+    /// <summary>BulkSMS keeps at most 20 characters of <c>userSuppliedId</c>.</summary>
+    public const int UserSuppliedIdMaxLength = 20;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -31,20 +37,30 @@ public sealed partial class BulkSmsSender(
     public async Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct)
     {
         var settings = options.Value;
-        // BulkSMS drops a resubmission with the same deduplication-id for about 12 hours, so a retry
-        // after a timeout (when we cannot know whether the first post landed) does not text twice.
-        var path = $"messages?deduplication-id={DeduplicationId(message.TaskId)}"
-            + (settings.AutoUnicode ? "&auto-unicode=true" : "");
-        var submission = new Submission(message.Recipient, message.TextBody, string.IsNullOrWhiteSpace(settings.From) ? null : settings.From);
+        int deduplicationId;
+        try
+        {
+            deduplicationId = await deduplicationIds.ForTaskAsync(message.TaskId).WaitAsync(ct);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Without its id a retry after a timeout could text twice: wait for Redis instead.
+            return new SendResult.TransientFailure(Name, $"no deduplication id (Redis did not answer): {e.Message}", null);
+        }
+
+        // BulkSMS resubmits nothing with a deduplication-id it saw in the last 12 hours, so a retry after
+        // a timeout (when we cannot know whether the first post landed) does not text twice.
+        var path = $"messages?deduplication-id={deduplicationId}";
+        var submission = Entry(message, settings);
 
         try
         {
             using var client = httpClientFactory.CreateClient(HttpClientName);
-            using var content = ProviderHttp.JsonBody(submission, Json);
+            using var content = ProviderHttp.JsonBody(new[] { submission }, Json);
             using var response = await client.PostAsync(path, content, ct);
             return response.IsSuccessStatusCode
                 ? await ReadAcceptedAsync(response, ct)
-                : await ClassifyErrorAsync(response, ct);
+                : await ClassifyErrorAsync(response, message, ct);
         }
         catch (Exception e) when (ProviderHttp.FromTransportException(Name, e, ct) is { } transient)
         {
@@ -52,12 +68,25 @@ public sealed partial class BulkSmsSender(
         }
     }
 
-    /// <summary>A positive 53-bit number derived from the task id: stable across retries, exact in any JSON number parser.</summary>
-    internal static long DeduplicationId(string taskId)
+    internal static SubmissionEntry Entry(OutgoingMessage message, BulkSmsOptions settings)
     {
-        var hash = XxHash64.Hash(Encoding.UTF8.GetBytes(taskId));
-        return (long)(BinaryPrimitives.ReadUInt64BigEndian(hash) & 0x1F_FFFF_FFFF_FFFF) | 1;
+        // The encoding is chosen here, not by auto-unicode, so the part count we allow is the one BulkSMS sends.
+        var segments = SmsSegments.Count(message.TextBody, allowUcs2: settings.AutoUnicode);
+        return new SubmissionEntry(
+            To: [new Recipient(message.Recipient)],
+            Body: message.TextBody,
+            From: Sender.Parse(settings.From),
+            Encoding: segments.Encoding == SmsEncoding.Ucs2 ? "UNICODE" : "TEXT",
+            LongMessageMaxParts: Math.Max(1, segments.Parts),
+            UserSuppliedId: UserSuppliedId(message.TaskId));
     }
+
+    /// <summary>
+    /// The task id as BulkSMS can keep it, to match its status reports: a ULID's last 20 characters are
+    /// its 80 random bits and the end of its timestamp, unique enough to correlate on.
+    /// </summary>
+    internal static string UserSuppliedId(string taskId) =>
+        taskId.Length <= UserSuppliedIdMaxLength ? taskId : taskId[^UserSuppliedIdMaxLength..];
 
     private async Task<SendResult> ReadAcceptedAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -76,7 +105,7 @@ public sealed partial class BulkSmsSender(
         return new SendResult.Sent(Name, id);
     }
 
-    private async Task<SendResult> ClassifyErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    private async Task<SendResult> ClassifyErrorAsync(HttpResponseMessage response, OutgoingMessage message, CancellationToken ct)
     {
         var raw = await ProviderHttp.ReadBodyAsync(response, ct);
         var problem = ProviderHttp.TryParseJson(raw);
@@ -90,19 +119,29 @@ public sealed partial class BulkSmsSender(
             return new SendResult.TransientFailure(Name, error, ProviderHttp.RetryAfter(response, time));
         }
 
-        // 401 (wrong credentials) and 403 insufficient-credits are the account's fault, not the
-        // student's: dead-lettering every queued SMS would turn an operator's fix into a mass manual
-        // retry. They are transient with a long wait, logged as errors, and open the circuit breaker.
+        // 401 (wrong credentials) and 403 insufficient-credits are the account's fault, not the student's.
         if (response.StatusCode == HttpStatusCode.Unauthorized
             || (response.StatusCode == HttpStatusCode.Forbidden && type.EndsWith("insufficient-credits", StringComparison.OrdinalIgnoreCase)))
         {
-            LogAccountFault(logger, error);
-            return new SendResult.TransientFailure(Name, error, sendingOptions.Value.ConfigurationFaultRetryAfter);
+            return Refused(error);
         }
 
-        // 400 (the number or body is invalid) and the remaining 403s (destination blocked) fail the
-        // same way on every attempt.
+        // A 400 about the recipient ("not a valid phone number for the field 'to'") fails the same way on
+        // every attempt. A 400 about anything else is our request's fault: dead-lettering it would
+        // dead-letter every SMS, one student after another.
+        if (response.StatusCode == HttpStatusCode.BadRequest && !ProviderHttp.MentionsRecipient(detail, message.Recipient))
+        {
+            return Refused(error);
+        }
+
+        // The remaining 400s and 403s (destination blocked) are about this recipient.
         return new SendResult.PermanentFailure(Name, error);
+    }
+
+    private SendResult.RequestRefused Refused(string error)
+    {
+        LogRequestRefused(logger, error);
+        return new SendResult.RequestRefused(Name, error, sendingOptions.Value.ConfigurationFaultRetryAfter);
     }
 
     private static string TypeName(string type)
@@ -111,8 +150,29 @@ public sealed partial class BulkSmsSender(
         return hash >= 0 ? type[(hash + 1)..] : type;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "BulkSMS rejected the account, not the message; fix the configuration: {Error}")]
-    private static partial void LogAccountFault(ILogger logger, string error);
+    [LoggerMessage(Level = LogLevel.Error, Message = "BulkSMS refused our request, not the message; fix the configuration: {Error}")]
+    private static partial void LogRequestRefused(ILogger logger, string error);
 
-    private sealed record Submission(string To, string Body, string? From);
+    internal sealed record SubmissionEntry(Recipient[] To, string Body, Sender? From, string Encoding, int LongMessageMaxParts, string UserSuppliedId);
+
+    internal sealed record Recipient(string Address);
+
+    /// <summary>The sender id as the API's object: its type follows the rule BulkSMS applies to a bare string.</summary>
+    internal sealed record Sender(string Type, string? Address)
+    {
+        public static Sender? Parse(string? configured)
+        {
+            if (string.IsNullOrWhiteSpace(configured))
+            {
+                return null; // the account's default sender
+            }
+            var value = configured.Trim();
+            if (value.Equals("REPLIABLE", StringComparison.OrdinalIgnoreCase))
+            {
+                return new Sender("REPLIABLE", null);
+            }
+            var numeric = value.TrimStart('+').All(char.IsAsciiDigit);
+            return new Sender(numeric ? "INTERNATIONAL" : "ALPHANUMERIC", value);
+        }
+    }
 }

@@ -37,6 +37,14 @@ public abstract record SendResult
     /// </summary>
     public sealed record Deferred(string Provider, string Reason, TimeSpan RetryAfter) : SendResult(Provider);
 
+    /// <summary>
+    /// The provider refused the request as a whole: our credentials, account, credit or request format,
+    /// not this recipient. The task waits <paramref name="RetryAfter"/> without using an attempt (an
+    /// operator's fix then delivers the backlog instead of a pile of dead letters), and the circuit
+    /// breaker counts it, so a stream of them stops the sends and raises the alert.
+    /// </summary>
+    public sealed record RequestRefused(string Provider, string Error, TimeSpan RetryAfter) : SendResult(Provider);
+
     /// <summary>The same request can never succeed (an invalid number or address): dead-letter it with this reason.</summary>
     public sealed record PermanentFailure(string Provider, string Error) : SendResult(Provider);
 }

@@ -5,7 +5,7 @@ using Polly.Timeout;
 namespace NotificationWorker.Sending;
 
 /// <summary>What the HTTP providers share: reading Retry-After and mapping transport failures.</summary>
-internal static class ProviderHttp
+internal static partial class ProviderHttp
 {
     private const int MaxErrorBodyChars = 500;
     private const HttpStatusCode TooEarly = (HttpStatusCode)425;
@@ -35,6 +35,19 @@ internal static class ProviderHttp
     public static bool IsRetryableStatus(HttpStatusCode status) =>
         status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests or TooEarly
         || (int)status >= 500;
+
+    /// <summary>
+    /// Whether a 400's text is about the recipient (it names the address, or the <c>to</c> field) rather
+    /// than about our request. Only the former may dead-letter the task.
+    /// </summary>
+    public static bool MentionsRecipient(string error, string recipient) =>
+        error.Contains(recipient, StringComparison.OrdinalIgnoreCase)
+        || (recipient.StartsWith('+') && error.Contains(recipient[1..], StringComparison.Ordinal))
+        || RecipientField().IsMatch(error);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(['""`]to['""`]|(^|\s)to\s*:|\b(in|for|field)\s+['""`]?to\b|\bto\s+(field|address|number)\b|\b(phone number|email address|recipient|mailbox)\b)",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex RecipientField();
 
     /// <summary>
     /// A transport failure (connection refused, reset, DNS, timeout) says nothing about the message:

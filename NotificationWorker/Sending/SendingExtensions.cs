@@ -42,6 +42,8 @@ public static class SendingExtensions
         services.AddMetrics();
         services.TryAddSingleton<SendingTelemetry>();
         services.TryAddSingleton<IProviderRateLimiter, RedisRateLimiter>();
+        services.TryAddSingleton<SmsDeduplicationIds>();
+        services.TryAddSingleton<Notifications.Monitoring.ProviderCircuits>();
         services.TryAddSingleton<NotificationTemplates>();
         services.TryAddSingleton<OutboxReader>();
 

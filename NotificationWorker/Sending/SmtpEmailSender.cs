@@ -66,11 +66,20 @@ public sealed partial class SmtpEmailSender(
         mime.From.Add(new MailboxAddress(settings.FromName ?? "", settings.FromAddress ?? throw new InvalidOperationException("SMTP From address is not configured.")));
         mime.To.Add(MailboxAddress.Parse(message.Recipient));
         mime.Subject = message.Subject ?? "";
-        mime.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId(DomainOf(settings.FromAddress));
+        // Derived from the task, not random: a retry after a lost answer carries the same Message-ID, which
+        // receiving servers and mail clients use to drop the duplicate.
+        mime.MessageId = MessageIdFor(message.TaskId, settings.FromAddress);
         mime.Headers.Add("X-Notification-Task-Id", message.TaskId);
         // With both bodies set, BodyBuilder makes multipart/alternative (text first, HTML preferred).
         mime.Body = new BodyBuilder { TextBody = message.TextBody, HtmlBody = message.HtmlBody }.ToMessageBody();
         return mime;
+    }
+
+    internal static string MessageIdFor(string taskId, string? fromAddress)
+    {
+        // RFC 5322 dot-atom: keep the characters a message id may hold; ULIDs already are.
+        var local = new string([.. taskId.Where(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_')]).Trim('.');
+        return $"{(local.Length == 0 ? "task" : local)}.notification@{DomainOf(fromAddress)}";
     }
 
     private SendResult Classify(SmtpCommandException e)

@@ -88,8 +88,8 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
         var request = Assert.Single(_bulkSms.LogEntries).RequestMessage!;
         using (var body = JsonDocument.Parse(request.Body!))
         {
-            Assert.Equal("+15550001234", body.RootElement.GetProperty("to").GetString());
-            Assert.Equal("Welcome message", body.RootElement.GetProperty("body").GetString());
+            Assert.Equal("+15550001234", body.RootElement[0].GetProperty("to")[0].GetProperty("address").GetString());
+            Assert.Equal("Welcome message", body.RootElement[0].GetProperty("body").GetString());
         }
         var letters = await worker.DeadLetters.ListAsync(new DeadLetterQuery { Search = "Legacy task rejected" }, TestContext.Current.CancellationToken);
         Assert.Equal(2, letters.Total);
@@ -100,7 +100,7 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
 
     private Dictionary<string, int> SuccessfulSendsByRecipient() => _bulkSms.LogEntries
         .Where(e => e.ResponseMessage?.StatusCode is 201 or "201")
-        .GroupBy(e => JsonDocument.Parse(e.RequestMessage!.Body!).RootElement.GetProperty("to").GetString()!)
+        .GroupBy(e => JsonDocument.Parse(e.RequestMessage!.Body!).RootElement[0].GetProperty("to")[0].GetProperty("address").GetString()!)
         .ToDictionary(g => g.Key, g => g.Count());
 
     private static NotificationRequest Sms(int i) => NotificationRequest.Sms($"+1555000{i:D4}", $"Your result is ready ({i})");

@@ -76,7 +76,7 @@ public sealed class WorkerProcessTests : IAsyncLifetime
         await WaitUntilAsync(async () => (await _queue.Monitor.GetStatsAsync()).Counters.Processed == 150, TimeSpan.FromSeconds(90), "every task is completed");
 
         var requests = _bulkSms.LogEntries.Select(e => (
-            To: JsonDocument.Parse(e.RequestMessage!.Body!).RootElement.GetProperty("to").GetString()!,
+            To: JsonDocument.Parse(e.RequestMessage!.Body!).RootElement[0].GetProperty("to")[0].GetProperty("address").GetString()!,
             DeduplicationId: e.RequestMessage!.Query!["deduplication-id"].Single())).ToArray();
         var byRecipient = requests.GroupBy(r => r.To).ToArray();
         Assert.Equal(150, byRecipient.Length);

@@ -41,7 +41,8 @@ public sealed class BrevoEmailSenderTests : IAsyncLifetime
     {
         Answer(201, """{"messageId":"<202611260900.12345678901@smtp-relay.mailin.fr>"}""");
 
-        var result = await _host.Senders.Email.SendAsync(Messages.Email(), TestContext.Current.CancellationToken);
+        var taskId = "01JDQ6Z8K3M4N5P6Q7R8S9T0VW";
+        var result = await _host.Senders.Email.SendAsync(Messages.Email(taskId: taskId), TestContext.Current.CancellationToken);
 
         Assert.Equal(new SendResult.Sent(ProviderNames.Brevo, "<202611260900.12345678901@smtp-relay.mailin.fr>"), result);
         var request = Assert.Single(_api.LogEntries).RequestMessage!;
@@ -57,6 +58,31 @@ public sealed class BrevoEmailSenderTests : IAsyncLifetime
         Assert.Equal("Welcome to AI-VERSANT", root.GetProperty("subject").GetString());
         Assert.Equal("<p>Hi Thandi,</p><p>welcome.</p>", root.GetProperty("htmlContent").GetString());
         Assert.Equal("Hi Thandi,\nwelcome.\n", root.GetProperty("textContent").GetString());
+        // Brevo drops a second post with the same idempotencyKey (a UUID); the task id comes back in its webhooks.
+        Assert.Equal(TaskUuid.For(taskId).ToString(), root.GetProperty("headers").GetProperty("idempotencyKey").GetString());
+        Assert.Equal("task:" + taskId, root.GetProperty("headers").GetProperty("X-Mailin-custom").GetString());
+        Assert.Equal(taskId, Assert.Single(root.GetProperty("tags").EnumerateArray()).GetString());
+    }
+
+    [Fact]
+    public void TaskUuid_IsAVersion5Uuid_StablePerTask_AndDifferentBetweenTasks()
+    {
+        var uuid = TaskUuid.For("01JDQ6Z8K3M4N5P6Q7R8S9T0VW");
+
+        Assert.Equal(uuid, TaskUuid.For("01JDQ6Z8K3M4N5P6Q7R8S9T0VW"));
+        Assert.NotEqual(uuid, TaskUuid.For("01JDQ6Z8K3M4N5P6Q7R8S9T0VX"));
+        Assert.Equal(5, uuid.Version);
+        Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", uuid.ToString());
+    }
+
+    [Fact]
+    public async Task Send_IsARefusedRequest_NotTheRecipientsFault_WhenA400IsAboutAnotherField()
+    {
+        Answer(400, """{"code":"invalid_parameter","message":"headers.idempotencyKey should be a valid UUID"}""");
+
+        var result = await _host.Senders.Email.SendAsync(Messages.Email(), TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendingOptions.DefaultConfigurationFaultRetryAfter, Assert.IsType<SendResult.RequestRefused>(result).RetryAfter);
     }
 
     [Fact]
@@ -103,15 +129,15 @@ public sealed class BrevoEmailSenderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Send_IsTransientWithTheConfigurationWait_WhenTheKeyIsRejected()
+    public async Task Send_IsARefusedRequestWithTheConfigurationWait_WhenTheKeyIsRejected()
     {
         Answer(401, """{"code":"unauthorized","message":"Key not found"}""");
 
         var result = await _host.Senders.Email.SendAsync(Messages.Email(), TestContext.Current.CancellationToken);
 
-        var transient = Assert.IsType<SendResult.TransientFailure>(result);
-        Assert.Equal(SendingOptions.DefaultConfigurationFaultRetryAfter, transient.RetryAfter);
-        Assert.Contains("Key not found", transient.Error);
+        var refused = Assert.IsType<SendResult.RequestRefused>(result);
+        Assert.Equal(SendingOptions.DefaultConfigurationFaultRetryAfter, refused.RetryAfter);
+        Assert.Contains("Key not found", refused.Error);
     }
 
     private void Answer(int status, string body, string contentType = "application/json", Dictionary<string, string>? headers = null)

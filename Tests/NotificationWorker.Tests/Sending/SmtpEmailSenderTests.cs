@@ -68,6 +68,8 @@ public sealed class SmtpEmailSenderTests : IAsyncLifetime
         var sent = Assert.IsType<SendResult.Sent>(result);
         var message = Assert.Single(_received);
         Assert.Equal(sent.ProviderMessageId, message.MessageId);
+        // Derived from the task: a retry after a lost answer carries the same Message-ID.
+        Assert.Equal("task-42.notification@versant.example", message.MessageId);
         Assert.Equal("Welcome to AI-VERSANT", message.Subject);
         Assert.Equal("noreply@versant.example", message.From.Mailboxes.Single().Address);
         Assert.Equal("thandi@example.org", message.To.Mailboxes.Single().Address);

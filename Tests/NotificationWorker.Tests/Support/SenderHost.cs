@@ -4,6 +4,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 using NotificationWorker.Sending;
+using Notifications.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace NotificationWorker.Tests.Support;
 
@@ -32,6 +34,16 @@ public sealed class SenderHost : IAsyncDisposable
 
     public static readonly DateTimeOffset Start = new(2026, 11, 26, 9, 0, 0, TimeSpan.Zero);
 
+    // One Garnet for every sender host of the test run: senders keep their deduplication ids and circuit
+    // reports in Redis. Keys are per task id (tests that look at them use their own ids).
+    private static readonly Lazy<Task<IConnectionMultiplexer>> s_redis = new(async () =>
+    {
+        var garnet = await GarnetTestServer.StartAsync();
+        return await ConnectionMultiplexer.ConnectAsync(garnet.Endpoint + ",abortConnect=false");
+    });
+
+    public static Task<IConnectionMultiplexer> SharedRedisAsync() => s_redis.Value;
+
     public static SenderHost Create(IDictionary<string, string?> settings, IProviderRateLimiter? rateLimiter = null)
     {
         var contentRoot = Directory.CreateTempSubdirectory("sender-host-").FullName;
@@ -46,6 +58,7 @@ public sealed class SenderHost : IAsyncDisposable
         var time = new FakeTimeProvider(Start);
         builder.Services.AddSingleton<TimeProvider>(time);
         builder.Services.TryAddSingleton(rateLimiter ?? new UnlimitedRateLimiter());
+        builder.Services.TryAddSingleton(SharedRedisAsync().GetAwaiter().GetResult());
         builder.AddServiceDefaults();
         builder.AddMessageSenders();
         return new SenderHost(builder.Build(), time, contentRoot);
