@@ -28,8 +28,16 @@ public sealed class AlertBoard(TimeProvider time)
             var entry = _since.AddOrUpdate(metric.Name, (metric.Level, now), (_, old) => old.Level == metric.Level ? old : (metric.Level, now));
             alerts.Add(new ActiveAlert(metric.Name, metric.Level, Describe(metric), entry.Since));
         }
+        foreach (var circuit in snapshot.OpenCircuits)
+        {
+            alerts.Add(new ActiveAlert(CircuitMetric(circuit.Provider), MetricLevels.Red,
+                $"{circuit.Provider} is not taking our sends: {circuit.Reason} Its notifications wait in the queue, using no attempt, until it does.",
+                circuit.Since));
+        }
         return alerts;
     }
+
+    public static string CircuitMetric(string provider) => "provider_circuit:" + provider;
 
     public static string Describe(Metric metric) => metric.Unit == "bytes"
         ? string.Create(CultureInfo.InvariantCulture, $"{metric.Name} is {metric.Value / (1024 * 1024):0} MB; the threshold is {metric.Threshold / (1024 * 1024):0} MB.")

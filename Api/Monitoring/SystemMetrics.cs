@@ -25,17 +25,22 @@ public static class MetricLevels
 /// <param name="Value">Null when it cannot be measured (Garnet has no used_memory; Redis away).</param>
 public sealed record Metric(string Name, double? Value, double Threshold, double? Capacity, string Unit, string Level);
 
-public sealed record SystemSnapshot(IReadOnlyList<Metric> Metrics, bool RedisAvailable);
+/// <param name="OpenCircuits">Providers whose sends the workers hold back (refused requests or an outage).</param>
+public sealed record SystemSnapshot(IReadOnlyList<Metric> Metrics, bool RedisAvailable)
+{
+    public IReadOnlyList<ProviderCircuit> OpenCircuits { get; init; } = [];
+}
 
 /// <summary>Measures the four things the old plan alerts on and colours each against its threshold.</summary>
 public sealed class SystemMetrics(
-    IConnectionMultiplexer redis, QueueMonitor queue, ProcessMemoryReports memoryReports, IHostEnvironment environment,
-    IOptionsMonitor<MonitoringOptions> options)
+    IConnectionMultiplexer redis, QueueMonitor queue, ProcessMemoryReports memoryReports, ProviderCircuits circuits, IHostEnvironment environment,
+    IOptionsMonitor<MonitoringOptions> options, TimeProvider time)
 {
     public async Task<SystemSnapshot> MeasureAsync(CancellationToken cancellationToken)
     {
         var thresholds = options.CurrentValue.Thresholds;
         double? redisMemory = null, appMemory = null, pending = null;
+        IReadOnlyList<ProviderCircuit> openCircuits = [];
         var redisAvailable = redis.IsConnected;
         if (redisAvailable)
         {
@@ -45,6 +50,7 @@ public sealed class SystemMetrics(
                 var reports = await memoryReports.ReadAsync(cancellationToken).ConfigureAwait(false);
                 appMemory = reports.Sum(r => r.WorkingSetBytes);
                 pending = (await queue.GetStatsAsync(cancellationToken).ConfigureAwait(false)).Pending;
+                openCircuits = await circuits.ListOpenAsync(time.GetUtcNow()).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException)
             {
@@ -61,7 +67,10 @@ public sealed class SystemMetrics(
             Rate(MetricNames.AppMemory, appMemory, thresholds.AppMemoryBytes, thresholds.AppMemoryCapacityBytes, "bytes", thresholds.AmberRatio),
             Rate(MetricNames.Disk, diskUsed, thresholds.DiskBytes, thresholds.DiskCapacityBytes, "bytes", thresholds.AmberRatio),
             Rate(MetricNames.Pending, pending, thresholds.PendingTasks, null, "tasks", thresholds.AmberRatio),
-        ], redisAvailable);
+        ], redisAvailable)
+        {
+            OpenCircuits = openCircuits,
+        };
     }
 
     public static Metric Rate(string name, double? value, double threshold, double? capacity, string unit, double amberRatio)

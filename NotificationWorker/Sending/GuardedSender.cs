@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Polly;
 using Polly.CircuitBreaker;
 using StackExchange.Redis;
+using Notifications.Monitoring;
 using Notifications.Tasks;
 
 namespace NotificationWorker.Sending;
@@ -22,6 +23,12 @@ public sealed partial class GuardedSender : IMessageSender
     private readonly ResiliencePipeline<Attempt> _breaker;
     private readonly CircuitBreakerStateProvider _circuit = new();
     private readonly TimeSpan _breakDuration;
+    private readonly TimeSpan _refusalRetryAfter;
+    private readonly int _identicalRefusalLimit;
+    private readonly ProviderCircuits? _circuits;
+    private readonly ILogger _logger;
+    private readonly Lock _refusalGate = new();
+    private (string Error, string Recipient, int Count)? _lastRefusal;
 
     public GuardedSender(
         IMessageSender inner,
@@ -29,9 +36,13 @@ public sealed partial class GuardedSender : IMessageSender
         SendingOptions options,
         SendingTelemetry telemetry,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        ProviderCircuits? circuits = null)
     {
         _inner = inner;
+        _circuits = circuits;
+        _logger = logger;
+        _refusalRetryAfter = options.ConfigurationFaultRetryAfter;
         _rateLimiter = rateLimiter;
         _maxRateLimitWait = options.MaxRateLimitWait;
         _telemetry = telemetry;
@@ -39,6 +50,7 @@ public sealed partial class GuardedSender : IMessageSender
 
         var settings = options.CircuitBreaker;
         _breakDuration = settings.BreakDuration;
+        _identicalRefusalLimit = settings.IdenticalRefusalLimit;
         _breaker = new ResiliencePipelineBuilder<Attempt> { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions<Attempt>
             {
@@ -47,18 +59,29 @@ public sealed partial class GuardedSender : IMessageSender
                 SamplingDuration = settings.SamplingDuration,
                 BreakDuration = settings.BreakDuration,
                 StateProvider = _circuit,
-                // Only answers that suggest the provider is unwell count: a permanent failure is about
-                // one message, and a send the rate limiter held back never reached the provider.
+                // Only answers that suggest the provider is unwell, or refuses our requests as a whole,
+                // count: a permanent failure is about one message, and a send the rate limiter held
+                // back never reached the provider.
                 ShouldHandle = args => ValueTask.FromResult(
-                    args.Outcome.Result is { ReachedProvider: true, Result: SendResult.TransientFailure }),
+                    args.Outcome.Result is { ReachedProvider: true, Result: SendResult.TransientFailure or SendResult.RequestRefused }),
                 OnOpened = args =>
                 {
                     LogCircuitOpened(logger, inner.Name, args.BreakDuration);
+                    var reason = args.Outcome.Result.Result switch
+                    {
+                        SendResult.TransientFailure t => t.Error,
+                        SendResult.RequestRefused r => r.Error,
+                        _ => "repeated failures",
+                    };
+                    var now = time.GetUtcNow();
+                    // Held a little past the break: the half-open probe re-opens it (and renews this) if it fails.
+                    Report(_circuits?.ReportOpenAsync(new ProviderCircuit(inner.Name, now, now + args.BreakDuration * 2, reason)));
                     return default;
                 },
                 OnClosed = _ =>
                 {
                     LogCircuitClosed(logger, inner.Name);
+                    Report(_circuits?.ReportClosedAsync(inner.Name));
                     return default;
                 },
             })
@@ -138,7 +161,41 @@ public sealed partial class GuardedSender : IMessageSender
         var started = _time.GetTimestamp();
         var result = await _inner.SendAsync(message, ct);
         _telemetry.RecordLatency(Name, Channel, _time.GetElapsedTime(started));
-        return new Attempt(result, ReachedProvider: true);
+        return new Attempt(TakeRepeatedRefusalAsOurs(result, message), ReachedProvider: true);
+    }
+
+    /// <summary>
+    /// The same refusal, word for word, for several different recipients in a row is about our request,
+    /// not about them (a sender that misread a provider's 400 would otherwise dead-letter every task
+    /// one by one): from the <see cref="CircuitBreakerSettings.IdenticalRefusalLimit"/>th on it is
+    /// postponed like a refused request, and opens the circuit.
+    /// </summary>
+    private SendResult TakeRepeatedRefusalAsOurs(SendResult result, OutgoingMessage message)
+    {
+        lock (_refusalGate)
+        {
+            if (result is not SendResult.PermanentFailure permanent)
+            {
+                if (result is SendResult.Sent)
+                {
+                    _lastRefusal = null;
+                }
+                return result;
+            }
+            var count = _lastRefusal is { } last && last.Error == permanent.Error
+                ? last.Recipient == message.Recipient ? last.Count : last.Count + 1
+                : 1;
+            _lastRefusal = (permanent.Error, message.Recipient, count);
+            return count >= _identicalRefusalLimit
+                ? new SendResult.RequestRefused(Name, $"{permanent.Error} (the same refusal for {count} recipients in a row: taken as our request's fault)", _refusalRetryAfter)
+                : result;
+        }
+    }
+
+    private void Report(Task? report)
+    {
+        report?.ContinueWith(t => LogCircuitReportFailed(_logger, Name, t.Exception!), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
     private void Record(Activity? activity, SendResult result, string? failureKind)
@@ -161,6 +218,11 @@ public sealed partial class GuardedSender : IMessageSender
                 activity?.SetTag("notification.outcome", failureKind ?? "deferred");
                 activity?.SetTag("notification.retry_after_ms", deferred.RetryAfter.TotalMilliseconds);
                 break;
+            case SendResult.RequestRefused refused:
+                _telemetry.RecordFailed(Name, Channel, failureKind ?? "refused");
+                activity?.SetTag("notification.outcome", failureKind ?? "refused");
+                activity?.SetStatus(ActivityStatusCode.Error, refused.Error);
+                break;
             case SendResult.PermanentFailure permanent:
                 _telemetry.RecordFailed(Name, Channel, "permanent");
                 activity?.SetTag("notification.outcome", "permanent");
@@ -174,6 +236,9 @@ public sealed partial class GuardedSender : IMessageSender
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Circuit for {Provider} closed: the provider answers again")]
     private static partial void LogCircuitClosed(ILogger logger, string provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report the circuit state of {Provider} to Redis")]
+    private static partial void LogCircuitReportFailed(ILogger logger, string provider, Exception exception);
 
     private readonly record struct Attempt(SendResult Result, bool ReachedProvider);
 }

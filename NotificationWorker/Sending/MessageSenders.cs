@@ -20,9 +20,10 @@ public sealed partial class MessageSenders
         var rateLimiter = services.GetRequiredService<IProviderRateLimiter>();
         var telemetry = services.GetRequiredService<SendingTelemetry>();
         var time = services.GetRequiredService<TimeProvider>();
+        var circuits = services.GetService<Notifications.Monitoring.ProviderCircuits>();
 
         IMessageSender Guard(IMessageSender inner) =>
-            new GuardedSender(inner, inner.Name == ProviderNames.Outbox ? null : rateLimiter, sending, telemetry, time, logger);
+            new GuardedSender(inner, inner.Name == ProviderNames.Outbox ? null : rateLimiter, sending, telemetry, time, logger, circuits);
 
         IMessageSender Outbox(NotificationType channel) =>
             new OutboxSender(channel, services.GetRequiredService<IOptions<OutboxOptions>>(), time);

@@ -62,6 +62,10 @@ public sealed class CircuitBreakerSettings
 
     [Range(typeof(TimeSpan), "00:00:00.5", "01:00:00")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The same permanent refusal for this many different recipients in a row is taken as our request's fault.</summary>
+    [Range(2, 1000)]
+    public int IdenticalRefusalLimit { get; set; } = 3;
 }
 
 public sealed class RateLimitSettings

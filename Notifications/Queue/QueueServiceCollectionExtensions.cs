@@ -22,6 +22,7 @@ public static class QueueServiceCollectionExtensions
         builder.Services.TryAddSingleton<NotificationQueue>();
         builder.Services.TryAddSingleton<QueueMonitor>();
         builder.Services.TryAddSingleton<DeadLetters>();
+        builder.Services.TryAddSingleton<Monitoring.ProviderCircuits>();
         return builder;
     }
 }

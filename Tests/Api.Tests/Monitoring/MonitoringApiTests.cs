@@ -115,6 +115,25 @@ public sealed class MonitoringApiTests
     }
 
     [Fact]
+    public async Task Alerts_ListAProviderCircuitAWorkerOpened_UntilItCloses()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var circuits = new Notifications.Monitoring.ProviderCircuits(host.Multiplexer);
+        var since = DateTimeOffset.UtcNow;
+        await circuits.ReportOpenAsync(new("bulksms", since, since.AddMinutes(1), "BulkSMS 400 invalid-request: deduplication-id is out of range."));
+
+        var alerts = await ApiTestHost.ReadAsync<List<ActiveAlert>>(await host.Staff().GetAsync("/api/monitoring/alerts", Ct));
+        var circuit = Assert.Single(alerts, a => a.Metric == AlertBoard.CircuitMetric("bulksms"));
+        Assert.Equal(MetricLevels.Red, circuit.Level);
+        Assert.Contains("deduplication-id is out of range", circuit.Message);
+        Assert.Contains("wait in the queue", circuit.Message);
+
+        await circuits.ReportClosedAsync("bulksms");
+        alerts = await ApiTestHost.ReadAsync<List<ActiveAlert>>(await host.Staff().GetAsync("/api/monitoring/alerts", Ct));
+        Assert.DoesNotContain(alerts, a => a.Metric == AlertBoard.CircuitMetric("bulksms"));
+    }
+
+    [Fact]
     public async Task Alerts_ListRedMetric_AndAlertEmailIsQueuedOncePerCooldown()
     {
         await using var host = await ApiTestHost.StartAsync(s =>

@@ -71,6 +71,53 @@ public sealed class GuardedSenderTests : IDisposable
     }
 
     [Fact]
+    public async Task TheSameRefusal_ForDifferentRecipients_IsTakenAsOurRequestsFault_AndOpensTheCircuit()
+    {
+        var sender = Guard();
+        _provider.Next = InvalidNumber;
+        var results = new List<SendResult>();
+        for (var i = 0; i < 5; i++)
+        {
+            results.Add(await sender.SendAsync(Messages.Sms(to: $"+2783123450{i}"), TestContext.Current.CancellationToken));
+        }
+
+        // Two students may really have invalid numbers; from the third alike, the request is ours to fix.
+        Assert.IsType<SendResult.PermanentFailure>(results[0]);
+        Assert.IsType<SendResult.PermanentFailure>(results[1]);
+        Assert.Contains("same refusal for 3 recipients", Assert.IsType<SendResult.RequestRefused>(results[2]).Error);
+        Assert.IsType<SendResult.RequestRefused>(results[3]);
+        Assert.Contains("circuit is open", Assert.IsType<SendResult.Deferred>(results[4]).Reason);
+        Assert.Equal(4, _provider.Calls);
+    }
+
+    [Fact]
+    public async Task RefusedRequests_OpenTheCircuit_AndReportItForTheAlerts()
+    {
+        var redis = await SenderHost.SharedRedisAsync();
+        var circuits = new Notifications.Monitoring.ProviderCircuits(redis);
+        var provider = new ScriptedProvider("refusing-" + Guid.NewGuid().ToString("N")[..8]) { Next = Refused };
+        var sender = Guard(provider: provider, circuits: circuits);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.IsType<SendResult.RequestRefused>(await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken));
+        }
+        Assert.IsType<SendResult.Deferred>(await sender.SendAsync(Messages.Sms(), TestContext.Current.CancellationToken));
+
+        Notifications.Monitoring.ProviderCircuit? reported = null;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (reported is null && DateTime.UtcNow < deadline)
+        {
+            reported = (await circuits.ListOpenAsync(_time.GetUtcNow())).SingleOrDefault(c => c.Provider == provider.Name);
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+        Assert.NotNull(reported);
+        Assert.Contains("401", reported.Reason);
+        Assert.Equal(_time.GetUtcNow() + BreakDuration * 2, reported.Until);
+        Assert.DoesNotContain(await circuits.ListOpenAsync(reported.Until), c => c.Provider == provider.Name);
+    }
+
+    [Fact]
     public async Task RateLimit_DefersWithItsWait_WithoutCallingTheProvider_WhenTheSlotIsTooFarOff()
     {
         var sender = Guard(new FixedLimiter(new RateLimitLease(false, TimeSpan.FromSeconds(4))));
@@ -132,8 +179,9 @@ public sealed class GuardedSenderTests : IDisposable
         return null;
     }
 
-    private GuardedSender Guard(IProviderRateLimiter? limiter = null) => new(
-        _provider,
+    private GuardedSender Guard(IProviderRateLimiter? limiter = null, ScriptedProvider? provider = null,
+        Notifications.Monitoring.ProviderCircuits? circuits = null) => new(
+        provider ?? _provider,
         limiter,
         new SendingOptions
         {
@@ -141,7 +189,8 @@ public sealed class GuardedSenderTests : IDisposable
         },
         new SendingTelemetry(_services.GetRequiredService<IMeterFactory>()),
         _time,
-        NullLogger.Instance);
+        NullLogger.Instance,
+        circuits);
 
     private static SendResult Unavailable(int call) => new SendResult.TransientFailure("scripted", "503 Service Unavailable", null);
 
@@ -149,13 +198,15 @@ public sealed class GuardedSenderTests : IDisposable
 
     private static SendResult InvalidNumber(int call) => new SendResult.PermanentFailure("scripted", "400 invalid number");
 
-    private sealed class ScriptedProvider : IMessageSender
+    private static SendResult Refused(int call) => new SendResult.RequestRefused("scripted", "401 authentication failed", TimeSpan.FromMinutes(5));
+
+    private sealed class ScriptedProvider(string name = "scripted") : IMessageSender
     {
         public Func<int, SendResult> Next { get; set; } = Accepted;
 
         public int Calls { get; private set; }
 
-        public string Name => "scripted";
+        public string Name => name;
 
         public NotificationType Channel => NotificationType.Sms;
 
