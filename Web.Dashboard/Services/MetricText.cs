@@ -36,12 +36,16 @@ public static class MetricText
     public static string Percent(double ratio) => ratio.ToString("0.0%", CultureInfo.InvariantCulture);
 
     /// <summary>The Api's metric names as an operator reads them.</summary>
+    /// <summary>The Api names an open provider circuit's alert <c>provider_circuit:{provider}</c>.</summary>
+    private const string ProviderCircuitPrefix = "provider_circuit:";
+
     public static string MetricTitle(string name) => name switch
     {
         "redis-memory" => "Redis memory",
         "app-memory" => "Application memory",
         "disk" => "Disk",
         "pending" => "Pending tasks",
+        _ when name.StartsWith(ProviderCircuitPrefix, StringComparison.Ordinal) => $"Provider {name[ProviderCircuitPrefix.Length..]} held back",
         _ => name,
     };
 
