@@ -24,7 +24,7 @@ public sealed record DeadLetterPage(IReadOnlyList<DeadLetter> Items, int Total);
 /// age are capped by <see cref="QueueOptions.DeadLetterMaxCount"/> and <see cref="QueueOptions.DeadLetterMaxAge"/>
 /// when new ones arrive, so searching reads at most that many.
 /// </summary>
-public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOptions> options, TimeProvider time)
+public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
 {
     private const int ReadChunk = 500;
     private readonly QueueKeys _keys = new(options.Value.Name);
@@ -77,7 +77,7 @@ public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOpti
         var revived = task with { RetryCount = 0, LastError = null, FailedAtMs = 0 };
         var lane = QueueKeys.LaneOf(revived.Priority);
         var result = await _db.ScriptEvaluateAsync(QueueScripts.Revive,
-            [_keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.Stats, _keys.Pending[lane]],
+            [_keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.Stats, _keys.Pending[lane], _keys.Recoveries],
             [id, TaskJson.Serialize(revived)]).ConfigureAwait(false);
         if ((int)result == 1)
         {
@@ -123,12 +123,10 @@ public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOpti
     public async Task<string> AddUnreadableAsync(string rawPayload, string error, CancellationToken cancellationToken = default)
     {
         var id = TaskIds.New();
-        var transaction = _db.CreateTransaction();
-        _ = transaction.HashSetAsync(_keys.Tasks, id, rawPayload);
-        _ = transaction.HashSetAsync(_keys.DeadErrors, id, error);
-        _ = transaction.SortedSetAddAsync(_keys.Dead, id, time.GetUtcNow().ToUnixTimeMilliseconds());
-        _ = transaction.HashIncrementAsync(_keys.Stats, "dead_lettered");
-        await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The same caps as every other dead letter: the old backend's garbage must not grow without bound.
+        await _db.ScriptEvaluateAsync(QueueScripts.AddDead, [_keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.Stats],
+            [id, rawPayload, error, (long)options.Value.DeadLetterMaxAge.TotalMilliseconds, options.Value.DeadLetterMaxCount])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
         return id;
     }
 

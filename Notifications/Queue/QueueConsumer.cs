@@ -46,12 +46,16 @@ public sealed partial class QueueConsumer
     private readonly ILogger _logger;
     private readonly RetrySchedule _retrySchedule;
     private readonly WakeSignal _wake = new();
-    private readonly ConcurrentDictionary<string, int> _inHand = new();
+    // A set of leases, not a map by task id: a task this process lost and claimed again is in hand
+    // twice for a while, and the old claim's heartbeat must find it lost.
+    private readonly ConcurrentDictionary<Lease, byte> _inHand = new();
     private readonly SemaphoreSlim _slots;
     private readonly RedisKey[] _claimKeys;
     private readonly RedisKey[] _extendKeys;
     private readonly RedisKey[] _releaseKeys;
     private readonly RedisKey[] _maintainKeys;
+    private readonly RedisKey[] _markSentKeys;
+    private long _claims;
 
     public QueueConsumer(IConnectionMultiplexer redis, QueueOptions options, INotificationHandler handler,
         TimeProvider time, QueueMetrics metrics, ILogger<QueueConsumer> logger)
@@ -70,10 +74,16 @@ public sealed partial class QueueConsumer
         _claimKeys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers, .. _keys.Pending, .. _keys.Leased];
         _extendKeys = [_keys.LeaseOwners, .. _keys.Leased];
         _releaseKeys = [_keys.LeaseOwners, .. _keys.Leased, .. _keys.Pending];
-        _maintainKeys = [_keys.LeaseOwners, _keys.Stats, .. _keys.Pending, .. _keys.Scheduled, .. _keys.Leased];
+        _maintainKeys = [_keys.LeaseOwners, _keys.Stats, .. _keys.Pending, .. _keys.Scheduled, .. _keys.Leased,
+            _keys.Recoveries, _keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.SentMarkers];
+        _markSentKeys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers];
     }
 
-    /// <summary>Identifies this consumer's leases; unique per process and run.</summary>
+    /// <summary>
+    /// Identifies this consumer; unique per process and run. Each claim leases its tasks under a token of
+    /// its own (this one and a sequence number), so a task this process loses and claims again is fenced
+    /// from the handler that still holds the old claim.
+    /// </summary>
     public string Token { get; }
 
     public ConsumerState State { get; private set; } = ConsumerState.Starting;
@@ -217,8 +227,9 @@ public sealed partial class QueueConsumer
 
     private async Task<int> ClaimAsync(int wanted, ChannelWriter<InHandTask> ready, ChannelWriter<Outcome> outcomes)
     {
-        var deadline = _time.GetUtcNow().Add(_options.LeaseDuration).ToUnixTimeMilliseconds();
-        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Claim, _claimKeys, [deadline, wanted, Token]).ConfigureAwait(false))!;
+        var claimToken = $"{Token}:{Interlocked.Increment(ref _claims)}";
+        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Claim, _claimKeys,
+            [(long)_options.LeaseDuration.TotalMilliseconds, wanted, claimToken]).ConfigureAwait(false))!;
         var count = reply.Length / 4;
         for (var i = 0; i < reply.Length; i += 4)
         {
@@ -226,11 +237,13 @@ public sealed partial class QueueConsumer
             var lane = (int)reply[i + 1];
             var body = (byte[]?)reply[i + 2];
             var alreadySent = !reply[i + 3].IsNull;
-            _inHand[id] = lane;
+            var lease = new Lease(id, lane, claimToken, new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time));
+            lease.ExpireLocallyAfter(LocalLeaseDuration);
+            _inHand[lease] = 0;
             if (body is null)
             {
                 // A lease on a task whose body is gone (deleted as a dead letter while leased): drop the lease.
-                outcomes.TryWrite(new Outcome(id, lane, null, HandlerResult.Done, null));
+                outcomes.TryWrite(new Outcome(id, lease, null, HandlerResult.Done, null));
                 continue;
             }
             NotificationTask task;
@@ -240,39 +253,70 @@ public sealed partial class QueueConsumer
             }
             catch (JsonException ex)
             {
-                outcomes.TryWrite(new Outcome(id, lane, null, HandlerResult.Permanent($"Unreadable task payload: {ex.Message}"), body));
+                outcomes.TryWrite(new Outcome(id, lease, null, HandlerResult.Permanent($"Unreadable task payload: {ex.Message}"), body));
                 continue;
             }
-            ready.TryWrite(new InHandTask(new ClaimedTask(task, lane, alreadySent, ct => MarkSentAsync(id, ct))));
+            ready.TryWrite(new InHandTask(new ClaimedTask(task, lane, alreadySent, ct => MarkSentAsync(id, lease, ct)), lease));
         }
         return count;
     }
 
-    private Task MarkSentAsync(string id, CancellationToken cancellationToken) =>
-        _db.HashSetAsync(_keys.SentMarkers, id, _time.GetUtcNow().ToUnixTimeMilliseconds()).WaitAsync(cancellationToken);
+    /// <summary>
+    /// The lease as this process can vouch for it: the server's lease runs from before the claim's answer
+    /// arrived, so the local clock gives it up a fifth early. A handler is cancelled when it runs out
+    /// (heartbeats stopped reaching Redis) or when a heartbeat finds the lease taken.
+    /// </summary>
+    private TimeSpan LocalLeaseDuration => _options.LeaseDuration * 0.8;
+
+    /// <summary>Records the send; retried while Redis is away, like acknowledge, since a lost marker could mean a second text.</summary>
+    private async Task MarkSentAsync(string id, Lease lease, CancellationToken cancellationToken)
+    {
+        var held = await WithRetryAsync("mark sent", () => _db.ScriptEvaluateAsync(QueueScripts.MarkSent, _markSentKeys, [id, lease.Token]))
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (held is not null && (int)held == 0)
+        {
+            LogSentAfterLeaseLost(id);
+        }
+    }
 
     private async Task HandleLoopAsync(ChannelReader<InHandTask> ready, ChannelWriter<Outcome> outcomes, CancellationToken stopping, CancellationToken abort)
     {
         await foreach (var item in ready.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             var claimed = item.Claimed;
+            var lease = item.Lease;
             var id = claimed.Task.Id;
             if (stopping.IsCancellationRequested)
             {
-                outcomes.TryWrite(new Outcome(id, claimed.Lane, claimed, null, null));
+                outcomes.TryWrite(new Outcome(id, lease, claimed, null, null));
+                continue;
+            }
+            if (lease.Lost.IsCancellationRequested)
+            {
+                // Waited in hand past its lease (a stalled process): another consumer may have it now.
+                Forget(id, lease);
                 continue;
             }
 
             HandlerResult? result;
             using (var activity = StartProcessActivity(claimed))
+            using (var handlerToken = CancellationTokenSource.CreateLinkedTokenSource(abort, lease.Lost))
             {
                 try
                 {
-                    result = await _handler.HandleAsync(claimed, abort).ConfigureAwait(false);
+                    result = await _handler.HandleAsync(claimed, handlerToken.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (abort.IsCancellationRequested)
                 {
                     result = null; // shutdown: give it back without counting an attempt
+                }
+                catch (OperationCanceledException) when (lease.Lost.IsCancellationRequested)
+                {
+                    // The lease is gone: stop before sending, record nothing; its new holder finishes it.
+                    LogHandlerCancelledOnLeaseLoss(id);
+                    activity?.SetStatus(ActivityStatusCode.Error, "lease lost");
+                    Forget(id, lease);
+                    continue;
                 }
                 catch (Exception ex)
                 {
@@ -283,7 +327,7 @@ public sealed partial class QueueConsumer
                     activity?.SetStatus(ActivityStatusCode.Error);
                 }
             }
-            outcomes.TryWrite(new Outcome(id, claimed.Lane, claimed, result, null));
+            outcomes.TryWrite(new Outcome(id, lease, claimed, result, null));
         }
     }
 
@@ -340,14 +384,14 @@ public sealed partial class QueueConsumer
     private async Task AcknowledgeAsync(List<Outcome> completed)
     {
         var now = _time.GetUtcNow();
-        var args = new RedisValue[2 + completed.Count];
-        args[0] = Token;
-        args[1] = (long)s_throughputKeyLifetime.TotalSeconds;
+        var args = new RedisValue[1 + completed.Count * 2];
+        args[0] = (long)s_throughputKeyLifetime.TotalSeconds;
         for (var i = 0; i < completed.Count; i++)
         {
-            args[2 + i] = completed[i].Id;
+            args[1 + i * 2] = completed[i].Id;
+            args[2 + i * 2] = completed[i].Lease.Token;
         }
-        RedisKey[] keys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers, _keys.Stats, .. _keys.Leased, _keys.Throughput(now.ToUnixTimeSeconds() / 60)];
+        RedisKey[] keys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers, _keys.Stats, .. _keys.Leased, _keys.Throughput(now.ToUnixTimeSeconds() / 60), _keys.Recoveries];
         var acknowledged = await WithRetryAsync("acknowledge", () => _db.ScriptEvaluateAsync(QueueScripts.Acknowledge, keys, args)).ConfigureAwait(false);
         _metrics.Processed(acknowledged is null ? 0 : (int)acknowledged);
         foreach (var outcome in completed)
@@ -356,7 +400,7 @@ public sealed partial class QueueConsumer
             {
                 _metrics.Completed(claimed.Task.QueuedAt, now);
             }
-            _inHand.TryRemove(outcome.Id, out _);
+            Forget(outcome.Id, outcome.Lease, releaseSlot: false);
         }
         _slots.Release(completed.Count);
     }
@@ -373,59 +417,80 @@ public sealed partial class QueueConsumer
         };
         RedisValue body;
         bool dead;
-        long score;
+        var delay = TimeSpan.Zero;
         if (outcome.Claimed is { } claimed)
         {
             var failures = postponed ? claimed.Task.RetryCount : claimed.Task.RetryCount + 1;
             dead = permanent || (!postponed && RetrySchedule.IsExhausted(failures, claimed.Task.MaxRetries));
             body = TaskJson.Serialize(claimed.Task with { RetryCount = failures, LastError = error, FailedAtMs = now.ToUnixTimeMilliseconds() });
-            var delay = postponed ? retryAfter!.Value : _retrySchedule.DelayAfter(failures, retryAfter);
-            score = dead ? now.ToUnixTimeMilliseconds() : now.Add(delay).ToUnixTimeMilliseconds();
+            delay = dead ? TimeSpan.Zero : postponed ? retryAfter!.Value : _retrySchedule.DelayAfter(failures, retryAfter);
         }
         else
         {
             dead = true;
             body = outcome.UnreadableBody;
-            score = now.ToUnixTimeMilliseconds();
         }
 
-        RedisKey[] keys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers, _keys.Stats, _keys.Dead, .. _keys.Leased, _keys.Scheduled[outcome.Lane], _keys.DeadErrors];
-        RedisValue[] args = [Token, outcome.Id, body, dead ? "dead" : postponed ? "postpone" : "retry", score,
-            now.Subtract(_options.DeadLetterMaxAge).ToUnixTimeMilliseconds(), _options.DeadLetterMaxCount, error];
-        var recorded = await WithRetryAsync("record failure", () => _db.ScriptEvaluateAsync(QueueScripts.Fail, keys, args)).ConfigureAwait(false);
-        if (recorded is not null && (int)recorded == 1 && !postponed)
+        // The script adds the delay to the server's clock: every worker schedules on the same time.
+        RedisKey[] keys = [_keys.Tasks, _keys.LeaseOwners, _keys.SentMarkers, _keys.Stats, _keys.Dead, .. _keys.Leased, _keys.Scheduled[outcome.Lease.Lane], _keys.DeadErrors, _keys.Recoveries];
+        RedisValue[] args = [outcome.Lease.Token, outcome.Id, body, dead ? "dead" : postponed ? "postpone" : "retry", (long)delay.TotalMilliseconds,
+            (long)_options.DeadLetterMaxAge.TotalMilliseconds, _options.DeadLetterMaxCount, error];
+        var recorded = (RedisResult[]?)await WithRetryAsync("record failure", () => _db.ScriptEvaluateAsync(QueueScripts.Fail, keys, args)).ConfigureAwait(false);
+        if (recorded is { Length: > 0 } && (int)recorded[0] == 1 && !postponed)
         {
             _metrics.Failed();
             if (dead)
             {
                 _metrics.DeadLettered();
                 LogDeadLettered(outcome.Id, error);
+                ReportEvicted(recorded.AsSpan(1));
             }
         }
-        Finish(outcome.Id);
+        Forget(outcome.Id, outcome.Lease);
     }
 
     private async Task ReleaseAsync(List<Outcome> released)
     {
-        var args = new RedisValue[1 + released.Count * 2];
-        args[0] = Token;
+        var args = new RedisValue[released.Count * 3];
         for (var i = 0; i < released.Count; i++)
         {
-            args[1 + i * 2] = released[i].Id;
-            args[2 + i * 2] = released[i].Lane;
+            args[i * 3] = released[i].Id;
+            args[i * 3 + 1] = released[i].Lease.Lane;
+            args[i * 3 + 2] = released[i].Lease.Token;
         }
         await WithRetryAsync("release", () => _db.ScriptEvaluateAsync(QueueScripts.Release, _releaseKeys, args)).ConfigureAwait(false);
         foreach (var outcome in released)
         {
-            Finish(outcome.Id);
+            Forget(outcome.Id, outcome.Lease);
         }
         _subscriber.Publish(_keys.WakeChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
     }
 
-    private void Finish(string id)
+    /// <summary>Lets go of a task this process held: its lease ends here (Redis was told, or the lease is someone else's).</summary>
+    private void Forget(string id, Lease lease, bool releaseSlot = true)
     {
-        _inHand.TryRemove(id, out _);
-        _slots.Release();
+        // Only this claim's entry: a newer claim of the same task by this process keeps its own.
+        _inHand.TryRemove(lease, out _);
+        lease.Dispose();
+        if (releaseSlot)
+        {
+            _slots.Release();
+        }
+    }
+
+    private void ReportEvicted(ReadOnlySpan<RedisResult> evicted)
+    {
+        if (evicted.Length == 0)
+        {
+            return;
+        }
+        _metrics.DeadEvicted(evicted.Length);
+        var ids = new string[evicted.Length];
+        for (var i = 0; i < evicted.Length; i++)
+        {
+            ids[i] = (string)evicted[i]!;
+        }
+        LogDeadLettersEvicted(evicted.Length, _options.DeadLetterMaxCount, _options.DeadLetterMaxAge, string.Join(", ", ids));
     }
 
     private async Task HeartbeatLoopAsync(CancellationToken stop)
@@ -433,21 +498,41 @@ public sealed partial class QueueConsumer
         using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
         while (await WaitForTickAsync(timer, stop).ConfigureAwait(false))
         {
-            var ids = _inHand.Keys.ToArray();
-            if (ids.Length == 0)
+            var held = _inHand.Keys.ToArray();
+            if (held.Length == 0)
             {
                 continue;
             }
-            var deadline = _time.GetUtcNow().Add(_options.LeaseDuration).ToUnixTimeMilliseconds();
-            foreach (var chunk in ids.Chunk(AcknowledgeBatchMax))
+            foreach (var chunk in held.Chunk(AcknowledgeBatchMax))
             {
-                RedisValue[] args = [Token, deadline, .. chunk.Select(id => (RedisValue)id)];
+                var args = new RedisValue[1 + chunk.Length * 2];
+                args[0] = (long)_options.LeaseDuration.TotalMilliseconds;
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    args[1 + i * 2] = chunk[i].Id;
+                    args[2 + i * 2] = chunk[i].Token;
+                }
                 try
                 {
-                    var lost = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Extend, _extendKeys, args).ConfigureAwait(false))!;
-                    if (lost.Length > 0)
+                    var sentAt = _time.GetTimestamp();
+                    var lost = ((RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Extend, _extendKeys, args).ConfigureAwait(false))!)
+                        .Select(r => (int)r - 1).ToHashSet();
+                    // The new deadline counts from when the extension was sent, not from when its answer came.
+                    var remaining = LocalLeaseDuration - _time.GetElapsedTime(sentAt);
+                    for (var i = 0; i < chunk.Length; i++)
                     {
-                        LogLeasesLost(lost.Length);
+                        if (lost.Contains(i))
+                        {
+                            chunk[i].Lose();
+                        }
+                        else
+                        {
+                            chunk[i].ExpireLocallyAfter(remaining);
+                        }
+                    }
+                    if (lost.Count > 0)
+                    {
+                        LogLeasesLost(lost.Count);
                     }
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -465,12 +550,21 @@ public sealed partial class QueueConsumer
         {
             try
             {
-                var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-                var moved = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Maintain, _maintainKeys, [now, MaintenanceBatch]).ConfigureAwait(false))!;
-                var (promoted, recovered) = ((long)moved[0], (long)moved[1]);
+                var moved = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.Maintain, _maintainKeys,
+                    [MaintenanceBatch, _options.MaxRecoveries, (long)_options.DeadLetterMaxAge.TotalMilliseconds, _options.DeadLetterMaxCount]).ConfigureAwait(false))!;
+                var (promoted, recovered, poisoned) = ((long)moved[0], (long)moved[1], (int)moved[2]);
                 if (recovered > 0)
                 {
                     LogRecovered(recovered);
+                }
+                if (poisoned > 0)
+                {
+                    _metrics.DeadLettered(poisoned);
+                    for (var i = 0; i < poisoned; i++)
+                    {
+                        LogPoisoned((string)moved[3 + i]!, _options.MaxRecoveries);
+                    }
+                    ReportEvicted(moved.AsSpan(3 + poisoned));
                 }
                 if (promoted + recovered > 0)
                 {
@@ -551,10 +645,52 @@ public sealed partial class QueueConsumer
         }
     }
 
-    private readonly record struct InHandTask(ClaimedTask Claimed);
+    private readonly record struct InHandTask(ClaimedTask Claimed, Lease Lease);
 
     /// <summary>A finished task: <see cref="Result"/> null means "give it back" (shutdown).</summary>
-    private readonly record struct Outcome(string Id, int Lane, ClaimedTask? Claimed, HandlerResult? Result, byte[]? UnreadableBody);
+    private readonly record struct Outcome(string Id, Lease Lease, ClaimedTask? Claimed, HandlerResult? Result, byte[]? UnreadableBody);
+
+    /// <summary>One claim of one task: its lane, the claim's token, and what cancels its handler when the lease is gone.</summary>
+    private sealed class Lease(string id, int lane, string token, CancellationTokenSource lost) : IDisposable
+    {
+        private bool _disposed;
+
+        public string Id { get; } = id;
+        public int Lane { get; } = lane;
+        public string Token { get; } = token;
+        public CancellationToken Lost { get; } = lost.Token;
+
+        public void ExpireLocallyAfter(TimeSpan remaining)
+        {
+            lock (this)
+            {
+                if (!_disposed)
+                {
+                    lost.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+                }
+            }
+        }
+
+        public void Lose()
+        {
+            lock (this)
+            {
+                if (!_disposed)
+                {
+                    lost.Cancel();
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (this)
+            {
+                _disposed = true;
+                lost.Dispose();
+            }
+        }
+    }
 
     [LoggerMessage(LogLevel.Information, "Consuming queue {Queue} as {Token} with concurrency {Concurrency}")]
     private partial void LogStarted(string queue, string token, int concurrency);
@@ -573,6 +709,18 @@ public sealed partial class QueueConsumer
 
     [LoggerMessage(LogLevel.Warning, "Lost the lease of {Count} tasks (this process paused longer than the lease)")]
     private partial void LogLeasesLost(int count);
+
+    [LoggerMessage(LogLevel.Warning, "Task {TaskId} was sent after this consumer lost its lease; its sent marker stands, so it is not sent again")]
+    private partial void LogSentAfterLeaseLost(string taskId);
+
+    [LoggerMessage(LogLevel.Warning, "Cancelled the handler of task {TaskId}: its lease was lost before it finished")]
+    private partial void LogHandlerCancelledOnLeaseLoss(string taskId);
+
+    [LoggerMessage(LogLevel.Error, "Task {TaskId} was dead-lettered: recovered more than {MaxRecoveries} times (its handler kills or stalls the worker)")]
+    private partial void LogPoisoned(string taskId, int maxRecoveries);
+
+    [LoggerMessage(LogLevel.Warning, "Removed {Count} dead letters past the caps (at most {MaxCount}, {MaxAge} old): {TaskIds}")]
+    private partial void LogDeadLettersEvicted(int count, int maxCount, TimeSpan maxAge, string taskIds);
 
     [LoggerMessage(LogLevel.Information, "Recovered {Count} tasks whose consumer stopped renewing their lease")]
     private partial void LogRecovered(long count);

@@ -25,6 +25,7 @@ public sealed class QueueKeys
         SentMarkers = prefix + "sent";
         Dead = prefix + "dead";
         DeadErrors = prefix + "dead-error";
+        Recoveries = prefix + "recoveries";
         Stats = prefix + "stats";
         IdempotencyPrefix = prefix + "idem:";
         ThroughputPrefix = prefix + "done:";
@@ -56,6 +57,9 @@ public sealed class QueueKeys
 
     /// <summary>Hash: dead-lettered task id → its last error, searched by the dead-letter view.</summary>
     public RedisKey DeadErrors { get; }
+
+    /// <summary>Hash: task id → how often its lease expired and it was recovered (cleared when it completes).</summary>
+    public RedisKey Recoveries { get; }
 
     /// <summary>Hash of running counters (enqueued, processed, failed, dead_lettered, ...).</summary>
     public RedisKey Stats { get; }

@@ -15,6 +15,7 @@ public sealed class QueueMetrics : IDisposable
     private readonly Counter<long> _processed;
     private readonly Counter<long> _failed;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _deadEvicted;
     private readonly Histogram<double> _endToEnd;
     private QueueStats? _lastStats;
 
@@ -25,6 +26,7 @@ public sealed class QueueMetrics : IDisposable
         _processed = _meter.CreateCounter<long>("notifications.queue.processed", "{task}", "Tasks completed.");
         _failed = _meter.CreateCounter<long>("notifications.queue.failed", "{attempt}", "Failed attempts.");
         _deadLettered = _meter.CreateCounter<long>("notifications.queue.dead_lettered", "{task}", "Tasks moved to the dead letters.");
+        _deadEvicted = _meter.CreateCounter<long>("notifications.queue.dead_evicted", "{task}", "Dead letters removed by the caps on their age and count.");
         _endToEnd = _meter.CreateHistogram<double>("notifications.queue.end_to_end", "s", "From enqueue to completion.");
         _meter.CreateObservableGauge("notifications.queue.depth", ObserveDepth, "{task}", "Tasks per state, from the last stats read.");
         _meter.CreateObservableGauge("notifications.queue.oldest_pending_age", () => _lastStats?.OldestPendingAge?.TotalSeconds ?? 0, "s", "Age of the oldest pending task.");
@@ -36,7 +38,9 @@ public sealed class QueueMetrics : IDisposable
 
     public void Failed() => _failed.Add(1);
 
-    public void DeadLettered() => _deadLettered.Add(1);
+    public void DeadLettered(int count = 1) => _deadLettered.Add(count);
+
+    public void DeadEvicted(int count) => _deadEvicted.Add(count);
 
     public void Completed(DateTimeOffset queuedAt, DateTimeOffset now) => _endToEnd.Record((now - queuedAt).TotalSeconds);
 

@@ -55,7 +55,7 @@ public sealed class QueueMonitor(IConnectionMultiplexer redis, IOptions<QueueOpt
             Dead = dead.Result,
             Counters = new QueueCounters(
                 Count("enqueued"), Count("processed"), Count("failed"), Count("retried"),
-                Count("dead_lettered"), Count("recovered"), Count("revived"), Count("postponed")),
+                Count("dead_lettered"), Count("recovered"), Count("revived"), Count("postponed"), Count("poisoned"), Count("dead_evicted")),
             OldestPendingAge = oldestAge < TimeSpan.Zero ? TimeSpan.Zero : oldestAge,
             Throughput = [.. minuteValues.Select((value, i) => new MinuteThroughput(
                 DateTimeOffset.FromUnixTimeSeconds((thisMinute - ThroughputMinutes + 1 + i) * 60),

@@ -49,6 +49,13 @@ public sealed class QueueOptions
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
     public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// A task whose lease expires more often than this (its handler kills or stalls its worker each
+    /// time) is dead-lettered with the reason instead of being recovered forever.
+    /// </summary>
+    [Range(1, 1000)]
+    public int MaxRecoveries { get; set; } = 5;
+
     [Range(1, 1_000_000)]
     public int DeadLetterMaxCount { get; set; } = 10_000;
 

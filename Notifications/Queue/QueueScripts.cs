@@ -63,12 +63,43 @@ internal static class QueueScripts
         """;
 
     /// <summary>
-    /// KEYS: task, lease, sent, pending 0..2, leased 0..2. ARGV: lease deadline ms, how many, consumer token.
-    /// Takes tasks from the highest-priority lane first and leases them to the consumer.
-    /// Returns (id, lane, body or nil, sent marker or nil) per task.
+    /// Server time in milliseconds, and the dead-letter caps. Lease deadlines, retry due times and dead
+    /// letters' ages all come from Redis's clock, so two workers whose clocks disagree still agree on
+    /// when a lease has expired. <c>%.0f</c> keeps 13-digit millisecond values exact in Lua 5.1 and 5.4.
     /// </summary>
-    public const string Claim = Prelude + """
-        local deadline, want, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+    private const string ServerTime = Prelude + """
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        local function ms(x) return string.format('%.0f', x) end
+        -- KEYS indexes of: task, dead, dead errors, stats. Removes dead letters older than max_age_ms or past
+        -- max_count (oldest first), counts them in stats 'dead_evicted', and returns their ids.
+        local function cap_dead(task, dead, errors, stats, now, max_age_ms, max_count)
+          local evicted = redis.call('ZRANGEBYSCORE', dead, '-inf', '(' .. ms(now - max_age_ms), 'LIMIT', 0, 1000)
+          local excess = redis.call('ZCARD', dead) - #evicted - max_count
+          if excess > 0 then
+            local oldest = redis.call('ZRANGE', dead, #evicted, #evicted + excess - 1)
+            for _, id in ipairs(oldest) do evicted[#evicted + 1] = id end
+          end
+          if #evicted > 0 then
+            redis.call('ZREM', dead, unpack(evicted))
+            redis.call('HDEL', task, unpack(evicted))
+            redis.call('HDEL', errors, unpack(evicted))
+            redis.call('HINCRBY', stats, 'dead_evicted', #evicted)
+          end
+          return evicted
+        end
+
+        """;
+
+    /// <summary>
+    /// KEYS: task, lease, sent, pending 0..2, leased 0..2. ARGV: lease ms, how many, claim token.
+    /// Takes tasks from the highest-priority lane first and leases them under this claim's own token,
+    /// until the server's clock passes now + lease. Returns (id, lane, body or nil, sent marker or nil) per task.
+    /// </summary>
+    public const string Claim = ServerTime + """
+        local deadline, want, token = ms(now_ms() + tonumber(ARGV[1])), tonumber(ARGV[2]), ARGV[3]
         local out = {}
         for lane = 0, 2 do
           if want <= 0 then break end
@@ -100,29 +131,32 @@ internal static class QueueScripts
         """;
 
     /// <summary>
-    /// KEYS: task, lease, sent, stats, leased 0..2, this minute's throughput counter.
-    /// ARGV: consumer token, throughput counter TTL seconds, task ids.
-    /// Completes the tasks this consumer still holds. A task whose lease it lost (it was recovered
-    /// and may be with another consumer) gets a sent marker instead, so it is not sent twice.
+    /// KEYS: task, lease, sent, stats, leased 0..2, this minute's throughput counter, recoveries.
+    /// ARGV: throughput counter TTL seconds, then (task id, claim token) pairs.
+    /// Completes the tasks whose lease the claim still holds. A task whose lease it lost (it was
+    /// recovered and may be with another consumer) gets a sent marker instead, so it is not sent twice.
     /// Returns how many tasks were completed.
     /// </summary>
     public const string Acknowledge = Prelude + """
-        local token = ARGV[1]
-        local ids = {}
-        for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+        local ids, tokens = {}, {}
+        for i = 2, #ARGV, 2 do
+          ids[#ids + 1] = ARGV[i]
+          tokens[#tokens + 1] = ARGV[i + 1]
+        end
         local owners = redis.call('HMGET', KEYS[2], unpack(ids))
         local owned, lost = {}, {}
         for i, id in ipairs(ids) do
-          if owners[i] == token then owned[#owned + 1] = id else lost[#lost + 1] = id end
+          if owners[i] == tokens[i] then owned[#owned + 1] = id else lost[#lost + 1] = id end
         end
         if #owned > 0 then
           redis.call('HDEL', KEYS[1], unpack(owned))
           redis.call('HDEL', KEYS[2], unpack(owned))
           redis.call('HDEL', KEYS[3], unpack(owned))
+          redis.call('HDEL', KEYS[9], unpack(owned))
           for lane = 0, 2 do redis.call('ZREM', KEYS[5 + lane], unpack(owned)) end
           redis.call('HINCRBY', KEYS[4], 'processed', #owned)
           redis.call('INCRBY', KEYS[8], #owned)
-          redis.call('EXPIRE', KEYS[8], ARGV[2])
+          redis.call('EXPIRE', KEYS[8], ARGV[1])
         end
         local marks = {}
         for _, id in ipairs(lost) do
@@ -136,65 +170,75 @@ internal static class QueueScripts
         """;
 
     /// <summary>
-    /// KEYS: task, lease, sent, stats, dead, leased 0..2, scheduled lane, dead errors.
-    /// ARGV: consumer token, id, new body, 'retry', 'postpone' (no attempt counted) or 'dead', due or death time ms, oldest death time ms
-    /// kept, most dead letters kept, error text.
-    /// Records a failed attempt: the task waits in the schedule for its retry, or becomes a dead letter.
-    /// Returns 0 when the consumer no longer holds the lease.
+    /// KEYS: task, lease, sent. ARGV: task id, claim token.
+    /// Records that the provider accepted the task. The marker is written whoever holds the lease now
+    /// (the student has the message: a consumer that recovered the task must not send it again), but
+    /// not for a task already completed and gone. Returns 1 when the claim still holds the lease.
     /// </summary>
-    public const string Fail = Prelude + """
-        local token, id, body, mode, score = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-        if redis.call('HGET', KEYS[2], id) ~= token then return 0 end
+    public const string MarkSent = ServerTime + """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[3], ARGV[1], ms(now_ms())) end
+        if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then return 1 end
+        return 0
+        """;
+
+    /// <summary>
+    /// KEYS: task, lease, sent, stats, dead, leased 0..2, scheduled lane, dead errors, recoveries.
+    /// ARGV: claim token, id, new body, 'retry', 'postpone' (no attempt counted) or 'dead', delay ms
+    /// until the retry, dead letters' max age ms, most dead letters kept, error text.
+    /// Records a failed attempt: the task waits in the schedule for its retry, or becomes a dead letter.
+    /// Returns {0} when the claim no longer holds the lease, else {1, ids of dead letters the caps removed...}.
+    /// </summary>
+    public const string Fail = ServerTime + """
+        local token, id, body, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+        if redis.call('HGET', KEYS[2], id) ~= token then return {0} end
+        local now = now_ms()
         redis.call('HSET', KEYS[1], id, body)
         redis.call('HDEL', KEYS[2], id)
         for lane = 0, 2 do redis.call('ZREM', KEYS[6 + lane], id) end
         if mode == 'postpone' then
-          redis.call('ZADD', KEYS[9], score, id)
+          redis.call('ZADD', KEYS[9], ms(now + tonumber(ARGV[5])), id)
           redis.call('HINCRBY', KEYS[4], 'postponed', 1)
-          return 1
+          return {1}
         end
         redis.call('HINCRBY', KEYS[4], 'failed', 1)
         if mode == 'retry' then
-          redis.call('ZADD', KEYS[9], score, id)
+          redis.call('ZADD', KEYS[9], ms(now + tonumber(ARGV[5])), id)
           redis.call('HINCRBY', KEYS[4], 'retried', 1)
-          return 1
+          return {1}
         end
         redis.call('HDEL', KEYS[3], id)
-        redis.call('ZADD', KEYS[5], score, id)
+        redis.call('HDEL', KEYS[11], id)
+        redis.call('ZADD', KEYS[5], ms(now), id)
         redis.call('HSET', KEYS[10], id, ARGV[8])
         redis.call('HINCRBY', KEYS[4], 'dead_lettered', 1)
-        local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[6], 'LIMIT', 0, 1000)
-        if #expired > 0 then
-          redis.call('ZREM', KEYS[5], unpack(expired))
-          redis.call('HDEL', KEYS[1], unpack(expired))
-          redis.call('HDEL', KEYS[10], unpack(expired))
+        local out = {1}
+        for _, evicted in ipairs(cap_dead(KEYS[1], KEYS[5], KEYS[10], KEYS[4], now, tonumber(ARGV[6]), tonumber(ARGV[7]))) do
+          out[#out + 1] = evicted
         end
-        local excess = redis.call('ZCARD', KEYS[5]) - tonumber(ARGV[7])
-        if excess > 0 then
-          local oldest = redis.call('ZRANGE', KEYS[5], 0, excess - 1)
-          redis.call('ZREM', KEYS[5], unpack(oldest))
-          redis.call('HDEL', KEYS[1], unpack(oldest))
-          redis.call('HDEL', KEYS[10], unpack(oldest))
-        end
-        return 1
+        return out
         """;
 
     /// <summary>
-    /// KEYS: lease, leased 0..2. ARGV: consumer token, new deadline ms, task ids.
-    /// Extends the leases this consumer still holds; returns the ids it no longer holds.
+    /// KEYS: lease, leased 0..2. ARGV: lease ms, then (task id, claim token) pairs.
+    /// Extends, to the server's now + lease, the leases the claims still hold; returns the positions
+    /// (1-based) of the pairs whose claim no longer holds it. Positions, not ids: one task can be in the
+    /// list twice, under an old claim and a new one.
     /// </summary>
-    public const string Extend = Prelude + """
-        local token, deadline = ARGV[1], ARGV[2]
-        local ids = {}
-        for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+    public const string Extend = ServerTime + """
+        local deadline = ms(now_ms() + tonumber(ARGV[1]))
+        local ids, tokens = {}, {}
+        for i = 2, #ARGV, 2 do
+          ids[#ids + 1] = ARGV[i]
+          tokens[#tokens + 1] = ARGV[i + 1]
+        end
         local owners = redis.call('HMGET', KEYS[1], unpack(ids))
         local scores, lost = {}, {}
         for i, id in ipairs(ids) do
-          if owners[i] == token then
+          if owners[i] == tokens[i] then
             scores[#scores + 1] = deadline
             scores[#scores + 1] = id
           else
-            lost[#lost + 1] = id
+            lost[#lost + 1] = i
           end
         end
         if #scores > 0 then
@@ -204,14 +248,14 @@ internal static class QueueScripts
         """;
 
     /// <summary>
-    /// KEYS: lease, leased 0..2, pending 0..2. ARGV: consumer token, then (id, lane) pairs.
+    /// KEYS: lease, leased 0..2, pending 0..2. ARGV: (id, lane, claim token) triples.
     /// Gives unfinished tasks back at the head of their lane (shutdown). Returns how many.
     /// </summary>
     public const string Release = Prelude + """
-        local token, released = ARGV[1], 0
-        for i = 2, #ARGV, 2 do
+        local released = 0
+        for i = 1, #ARGV, 3 do
           local id, lane = ARGV[i], tonumber(ARGV[i + 1])
-          if redis.call('HGET', KEYS[1], id) == token then
+          if redis.call('HGET', KEYS[1], id) == ARGV[i + 2] then
             redis.call('HDEL', KEYS[1], id)
             redis.call('ZREM', KEYS[2 + lane], id)
             redis.call('RPUSH', KEYS[5 + lane], id)
@@ -222,44 +266,85 @@ internal static class QueueScripts
         """;
 
     /// <summary>
-    /// KEYS: lease, stats, pending 0..2, scheduled 0..2, leased 0..2. ARGV: now ms, most tasks per lane.
-    /// Moves due retries and tasks whose lease expired (their consumer died) to the head of their lane.
-    /// Returns {due retries moved, expired leases recovered}.
+    /// KEYS: lease, stats, pending 0..2, scheduled 0..2, leased 0..2, recoveries, task, dead, dead errors, sent.
+    /// ARGV: most tasks per lane, most recoveries of one task, dead letters' max age ms, most dead letters kept.
+    /// Moves due retries, and tasks whose lease expired on the server's clock (their consumer died or
+    /// stalled), to the head of their lane. A task recovered more than the most recoveries (its handler
+    /// kills its process every time) becomes a dead letter instead of being recovered forever.
+    /// Returns {due retries moved, leases recovered, n poisoned, poisoned ids..., dead letters the caps removed...}.
     /// </summary>
-    public const string Maintain = Prelude + """
-        local now, limit = ARGV[1], ARGV[2]
-        local promoted, recovered = 0, 0
+    public const string Maintain = ServerTime + """
+        local now, limit, max_recoveries = now_ms(), ARGV[1], tonumber(ARGV[2])
+        local promoted, recovered, poisoned = 0, 0, {}
         for lane = 0, 2 do
-          local due = redis.call('ZRANGEBYSCORE', KEYS[6 + lane], '-inf', now, 'LIMIT', 0, limit)
+          local due = redis.call('ZRANGEBYSCORE', KEYS[6 + lane], '-inf', ms(now), 'LIMIT', 0, limit)
           if #due > 0 then
             redis.call('ZREM', KEYS[6 + lane], unpack(due))
             redis.call('RPUSH', KEYS[3 + lane], unpack(due))
             promoted = promoted + #due
           end
-          local expired = redis.call('ZRANGEBYSCORE', KEYS[9 + lane], '-inf', now, 'LIMIT', 0, limit)
+          local expired = redis.call('ZRANGEBYSCORE', KEYS[9 + lane], '-inf', ms(now), 'LIMIT', 0, limit)
           if #expired > 0 then
             redis.call('ZREM', KEYS[9 + lane], unpack(expired))
             redis.call('HDEL', KEYS[1], unpack(expired))
-            redis.call('RPUSH', KEYS[3 + lane], unpack(expired))
-            recovered = recovered + #expired
+            local back = {}
+            for _, id in ipairs(expired) do
+              if redis.call('HINCRBY', KEYS[12], id, 1) > max_recoveries then
+                poisoned[#poisoned + 1] = id
+              else
+                back[#back + 1] = id
+              end
+            end
+            if #back > 0 then redis.call('RPUSH', KEYS[3 + lane], unpack(back)) end
+            recovered = recovered + #back
           end
         end
         if recovered > 0 then redis.call('HINCRBY', KEYS[2], 'recovered', recovered) end
-        return {promoted, recovered}
+        local out = {promoted, recovered, #poisoned}
+        if #poisoned > 0 then
+          local reason = 'Recovered more than ' .. max_recoveries .. ' times: its worker died or stalled while handling it each time.'
+          for _, id in ipairs(poisoned) do
+            redis.call('ZADD', KEYS[14], ms(now), id)
+            redis.call('HSET', KEYS[15], id, reason)
+            out[#out + 1] = id
+          end
+          redis.call('HDEL', KEYS[12], unpack(poisoned))
+          redis.call('HDEL', KEYS[16], unpack(poisoned))
+          redis.call('HINCRBY', KEYS[2], 'dead_lettered', #poisoned)
+          redis.call('HINCRBY', KEYS[2], 'poisoned', #poisoned)
+          for _, evicted in ipairs(cap_dead(KEYS[13], KEYS[14], KEYS[15], KEYS[2], now, tonumber(ARGV[3]), tonumber(ARGV[4]))) do
+            out[#out + 1] = evicted
+          end
+        end
+        return out
         """;
 
     /// <summary>
-    /// KEYS: task, dead, dead errors, stats, pending lane. ARGV: id, new body.
+    /// KEYS: task, dead, dead errors, stats, pending lane, recoveries. ARGV: id, new body.
     /// Puts a dead letter back in line. Returns 0 when it is not (or no longer) a dead letter.
     /// </summary>
     public const string Revive = """
         if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
         redis.call('ZREM', KEYS[2], ARGV[1])
         redis.call('HDEL', KEYS[3], ARGV[1])
+        redis.call('HDEL', KEYS[6], ARGV[1])
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
         redis.call('LPUSH', KEYS[5], ARGV[1])
         redis.call('HINCRBY', KEYS[4], 'revived', 1)
         return 1
+        """;
+
+    /// <summary>
+    /// KEYS: task, dead, dead errors, stats. ARGV: id, payload, error, dead letters' max age ms, most kept.
+    /// Dead-letters a payload that never became a task, under the same caps. Returns the ids the caps removed.
+    /// </summary>
+    public const string AddDead = ServerTime + """
+        local now = now_ms()
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+        redis.call('ZADD', KEYS[2], ms(now), ARGV[1])
+        redis.call('HINCRBY', KEYS[4], 'dead_lettered', 1)
+        return cap_dead(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
         """;
 
     /// <summary>KEYS: task, dead, dead errors. ARGV: ids. Deletes dead letters; returns how many.</summary>

@@ -23,6 +23,9 @@ public sealed record QueueStats
 public sealed record LaneStats(NotificationPriority Priority, long Pending, long Scheduled, long Leased);
 
 /// <summary>Running totals since the queue was created.</summary>
-public sealed record QueueCounters(long Enqueued, long Processed, long Failed, long Retried, long DeadLettered, long Recovered, long Revived, long Postponed);
+/// <param name="Poisoned">Tasks dead-lettered because they were recovered more than <see cref="QueueOptions.MaxRecoveries"/> times.</param>
+/// <param name="DeadEvicted">Dead letters the caps removed (past <see cref="QueueOptions.DeadLetterMaxAge"/> or <see cref="QueueOptions.DeadLetterMaxCount"/>).</param>
+public sealed record QueueCounters(long Enqueued, long Processed, long Failed, long Retried, long DeadLettered, long Recovered, long Revived, long Postponed,
+    long Poisoned = 0, long DeadEvicted = 0);
 
 public readonly record struct MinuteThroughput(DateTimeOffset Minute, long Completed);

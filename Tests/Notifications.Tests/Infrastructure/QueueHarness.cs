@@ -37,7 +37,7 @@ public sealed class QueueHarness : IAsyncDisposable
         Metrics = new QueueMetrics(s_meterFactory);
         Queue = new NotificationQueue(redis, options, TimeProvider.System, Metrics);
         Monitor = new QueueMonitor(redis, options, TimeProvider.System, Metrics);
-        DeadLetters = new DeadLetters(redis, options, TimeProvider.System);
+        DeadLetters = new DeadLetters(redis, options);
         Keys = new QueueKeys(Options.Name);
     }
 
@@ -50,12 +50,12 @@ public sealed class QueueHarness : IAsyncDisposable
     public DeadLetters DeadLetters { get; }
     public QueueKeys Keys { get; }
 
-    public QueueConsumer CreateConsumer(INotificationHandler handler) =>
-        new(Redis, Options, handler, TimeProvider.System, Metrics, NullLogger<QueueConsumer>.Instance);
+    public QueueConsumer CreateConsumer(INotificationHandler handler, TimeProvider? time = null) =>
+        new(Redis, Options, handler, time ?? TimeProvider.System, Metrics, NullLogger<QueueConsumer>.Instance);
 
-    public RunningConsumer Start(INotificationHandler handler)
+    public RunningConsumer Start(INotificationHandler handler, TimeProvider? time = null)
     {
-        var running = new RunningConsumer(CreateConsumer(handler));
+        var running = new RunningConsumer(CreateConsumer(handler, time));
         _consumers.Add(running);
         return running;
     }
@@ -64,9 +64,23 @@ public sealed class QueueHarness : IAsyncDisposable
     public async Task<int> ClaimAsDeadConsumerAsync(int count, TimeSpan lease)
     {
         RedisKey[] keys = [Keys.Tasks, Keys.LeaseOwners, Keys.SentMarkers, .. Keys.Pending, .. Keys.Leased];
-        var deadline = DateTimeOffset.UtcNow.Add(lease).ToUnixTimeMilliseconds();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(QueueScripts.Claim, keys, [deadline, count, "dead-consumer"]))!;
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(QueueScripts.Claim, keys, [(long)lease.TotalMilliseconds, count, "dead-consumer"]))!;
         return reply.Length / 4;
+    }
+
+    /// <summary>
+    /// Makes a task's lease expire now, as if its consumer had stalled past it: the deadline moves to the
+    /// past and the lease passes to no one, so the holder's next heartbeat finds it lost.
+    /// </summary>
+    public async Task ExpireLeaseAsync(string taskId)
+    {
+        var expire = Db.CreateTransaction();
+        _ = expire.HashSetAsync(Keys.LeaseOwners, taskId, "expired-by-test");
+        foreach (var lane in Keys.Leased)
+        {
+            _ = expire.SortedSetAddAsync(lane, taskId, 0, SortedSetWhen.Exists);
+        }
+        await expire.ExecuteAsync();
     }
 
     public static NotificationRequest Sms(int i, NotificationPriority priority = NotificationPriority.Normal) =>
@@ -120,8 +134,16 @@ public sealed class RunningConsumer
 }
 
 /// <summary>Records every call; the outcome of each call comes from a delegate.</summary>
-public sealed class RecordingHandler(Func<ClaimedTask, ValueTask<HandlerResult>>? behaviour = null) : INotificationHandler
+public sealed class RecordingHandler : INotificationHandler
 {
+    private readonly Func<ClaimedTask, CancellationToken, ValueTask<HandlerResult>>? _behaviour;
+
+    public RecordingHandler(Func<ClaimedTask, ValueTask<HandlerResult>>? behaviour = null) =>
+        _behaviour = behaviour is null ? null : (claimed, _) => behaviour(claimed);
+
+    /// <summary>A behaviour that sees the handler's token (cancelled at shutdown or when the lease is lost).</summary>
+    public RecordingHandler(Func<ClaimedTask, CancellationToken, ValueTask<HandlerResult>> behaviour) => _behaviour = behaviour;
+
     public ConcurrentQueue<HandledCall> Calls { get; } = new();
 
     public int Count => Calls.Count;
@@ -129,8 +151,25 @@ public sealed class RecordingHandler(Func<ClaimedTask, ValueTask<HandlerResult>>
     public async ValueTask<HandlerResult> HandleAsync(ClaimedTask claimed, CancellationToken cancellationToken)
     {
         Calls.Enqueue(new HandledCall(claimed.Task, claimed.Attempt, claimed.AlreadySent, DateTimeOffset.UtcNow));
-        return behaviour is null ? HandlerResult.Done : await behaviour(claimed);
+        return _behaviour is null ? HandlerResult.Done : await _behaviour(claimed, cancellationToken);
     }
+}
+
+/// <summary>A worker's clock that runs ahead of (or behind) the others; counts its timers' ticks so a test can wait on them.</summary>
+public sealed class SkewedClock(TimeSpan offset) : TimeProvider
+{
+    private int _ticks;
+
+    public int Ticks => Volatile.Read(ref _ticks);
+
+    public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + offset;
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+        base.CreateTimer(s =>
+        {
+            Interlocked.Increment(ref _ticks);
+            callback(s);
+        }, state, dueTime, period);
 }
 
 public sealed record HandledCall(NotificationTask Task, int Attempt, bool AlreadySent, DateTimeOffset At);

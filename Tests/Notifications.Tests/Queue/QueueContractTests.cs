@@ -290,8 +290,158 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
         harness.Start(handler);
         await QueueHarness.WaitUntilAsync(async () => (await harness.Monitor.GetStatsAsync()).Counters.DeadLettered == 8, s_wait, "all are dead-lettered");
 
-        Assert.Equal(5, (await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken)).Dead);
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(5, stats.Dead);
+        // Every removal is counted, none silent.
+        Assert.Equal(3, stats.Counters.DeadEvicted);
         Assert.Equal(5, await harness.Db.HashLengthAsync(harness.Keys.Tasks));
+    }
+
+    [Fact]
+    public async Task UnreadableDeadLetters_ObeyTheSameCaps()
+    {
+        await using var harness = NewHarness(o => o.DeadLetterMaxCount = 2);
+        for (var i = 0; i < 4; i++)
+        {
+            await harness.DeadLetters.AddUnreadableAsync($"{{not json {i}", "legacy task is not JSON", TestContext.Current.CancellationToken);
+        }
+
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2, stats.Dead);
+        Assert.Equal(2, stats.Counters.DeadEvicted);
+        Assert.Equal(2, await harness.Db.HashLengthAsync(harness.Keys.Tasks));
+    }
+
+    [Fact]
+    public async Task Handler_IsCancelledBeforeItSends_WhenItsLeaseIsLost_AndTheTaskIsSentOnceByItsNextClaim()
+    {
+        await using var harness = NewHarness(o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(200));
+        var sends = 0;
+        var calls = 0;
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new RecordingHandler(async (claimed, cancellationToken) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                try
+                {
+                    // Stands for the wait before a send (the rate limit, the provider's connection).
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled.TrySetResult();
+                    throw;
+                }
+            }
+            Interlocked.Increment(ref sends);
+            return HandlerResult.Done;
+        });
+        var queued = await harness.Queue.EnqueueAsync(QueueHarness.Sms(1), TestContext.Current.CancellationToken);
+        harness.Start(handler);
+        await QueueHarness.WaitUntilAsync(() => Task.FromResult(handler.Count == 1), s_wait, "the first claim's handler runs");
+
+        await harness.ExpireLeaseAsync(queued.TaskId);
+
+        await cancelled.Task.WaitAsync(s_wait, TestContext.Current.CancellationToken);
+        await QueueHarness.WaitUntilAsync(async () => (await harness.Monitor.GetStatsAsync()).Counters.Processed == 1, s_wait, "the task's next claim completes it");
+        Assert.Equal(1, sends);
+        Assert.Equal(2, handler.Count);
+        Assert.Equal(1, (await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken)).Counters.Recovered);
+    }
+
+    [Fact]
+    public async Task Acknowledge_OfAClaimWhoseLeaseWasLost_LeavesTheTaskToItsNewClaim_AndMarksItSent()
+    {
+        // One consumer claims the task twice: fencing is per claim, not per process.
+        await using var harness = NewHarness(o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(200));
+        var firstDone = new TaskCompletionSource<HandlerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondDone = new TaskCompletionSource<HandlerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource<ClaimedTask>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        var handler = new RecordingHandler(async claimed =>
+        {
+            // Both claims ignore cancellation: a send already on the wire cannot be called back.
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                return await firstDone.Task;
+            }
+            second.TrySetResult(claimed);
+            return await secondDone.Task;
+        });
+        var queued = await harness.Queue.EnqueueAsync(QueueHarness.Sms(1), TestContext.Current.CancellationToken);
+        harness.Start(handler);
+        await QueueHarness.WaitUntilAsync(() => Task.FromResult(handler.Count == 1), s_wait, "the first claim's handler runs");
+        await harness.ExpireLeaseAsync(queued.TaskId);
+        var reclaimed = await second.Task.WaitAsync(s_wait, TestContext.Current.CancellationToken);
+        Assert.False(reclaimed.AlreadySent);
+
+        firstDone.SetResult(HandlerResult.Done);
+        await QueueHarness.WaitUntilAsync(async () => await harness.Db.HashExistsAsync(harness.Keys.SentMarkers, queued.TaskId), s_wait,
+            "the stale acknowledgement leaves a sent marker");
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, stats.Counters.Processed);
+        Assert.Equal(1, stats.Leased);
+
+        secondDone.SetResult(HandlerResult.Done);
+        await QueueHarness.WaitUntilAsync(async () => (await harness.Monitor.GetStatsAsync()).Counters.Processed == 1, s_wait, "the new claim completes the task");
+        Assert.False(await harness.Db.HashExistsAsync(harness.Keys.SentMarkers, queued.TaskId));
+    }
+
+    [Fact]
+    public async Task Leases_FollowTheServersClock_SoAWorkerWhoseClockIsAnHourAhead_RecoversNothingHeld()
+    {
+        await using var harness = NewHarness(o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(200));
+        var release = new TaskCompletionSource<HandlerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holder = new RecordingHandler(_ => new ValueTask<HandlerResult>(release.Task));
+        await harness.Queue.EnqueueAsync(QueueHarness.Sms(1), TestContext.Current.CancellationToken);
+        harness.Start(holder);
+        await QueueHarness.WaitUntilAsync(() => Task.FromResult(holder.Count == 1), s_wait, "the first worker holds the task");
+
+        var skewed = new SkewedClock(TimeSpan.FromHours(1));
+        var other = new RecordingHandler();
+        harness.Start(other, skewed);
+        // Its maintenance loop ticks every poll interval; ten ticks are ten chances to recover the lease wrongly.
+        await QueueHarness.WaitUntilAsync(() => Task.FromResult(skewed.Ticks >= 10), s_wait, "the skewed worker has run its maintenance");
+
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, stats.Counters.Recovered);
+        Assert.Equal(1, stats.Leased);
+        Assert.Equal(0, other.Count);
+        release.SetResult(HandlerResult.Done);
+        await QueueHarness.WaitUntilAsync(async () => (await harness.Monitor.GetStatsAsync()).Counters.Processed == 1, s_wait, "the holder completes it");
+    }
+
+    [Fact]
+    public async Task PoisonTask_WhoseLeaseExpiresEveryTime_IsDeadLetteredAfterMaxRecoveries()
+    {
+        await using var harness = NewHarness(o => o.MaxRecoveries = 2);
+        var stuck = new TaskCompletionSource<HandlerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Each claim hangs as a handler that kills its worker would: the lease only ever expires.
+        var handler = new RecordingHandler(_ => new ValueTask<HandlerResult>(stuck.Task));
+        var queued = await harness.Queue.EnqueueAsync(QueueHarness.Sms(1), TestContext.Current.CancellationToken);
+        harness.Start(handler);
+        try
+        {
+            for (var claim = 1; claim <= 3; claim++)
+            {
+                await QueueHarness.WaitUntilAsync(() => Task.FromResult(handler.Count == claim), s_wait, $"claim {claim} runs");
+                await harness.ExpireLeaseAsync(queued.TaskId);
+            }
+            await QueueHarness.WaitUntilAsync(async () => (await harness.Monitor.GetStatsAsync()).Dead == 1, s_wait, "the task is dead-lettered");
+        }
+        finally
+        {
+            stuck.SetResult(HandlerResult.Done);
+        }
+
+        var letter = await harness.DeadLetters.GetAsync(queued.TaskId, TestContext.Current.CancellationToken);
+        Assert.Contains("Recovered more than 2 times", letter?.Error);
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(1, stats.Counters.Poisoned);
+        Assert.Equal(2, stats.Counters.Recovered);
+        Assert.Equal(3, handler.Count);
+        Assert.Equal(0, stats.Pending + stats.Leased + stats.Scheduled);
     }
 
     [Fact]
