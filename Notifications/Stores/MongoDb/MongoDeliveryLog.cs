@@ -75,7 +75,29 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         AddIfGiven(set, F.StudentId, e.StudentId, value => FirstValue(F.StudentId, value));
         AddIfGiven(set, F.Provider, e.Provider, value => NewerValue(F.Provider, value, isNewer));
         AddIfGiven(set, F.ProviderMessageId, e.ProviderMessageId, value => NewerValue(F.ProviderMessageId, value, isNewer));
-        AddIfGiven(set, F.LastError, e.Error, value => NewerValue(F.LastError, value, isNewer));
+        if (e.Status == DeliveryStatus.Sent)
+        {
+            // A newer Sent replaces the last error, also with none: a retried dead letter shows its success.
+            set.Add(F.LastError, new BsonDocument("$cond", new BsonArray { isNewer, Literal(e.Error), Field(F.LastError) }));
+        }
+        else
+        {
+            // An older error fills an empty field, except on a record already sent.
+            AddIfGiven(set, F.LastError, e.Error, value => new BsonDocument("$cond", new BsonArray
+            {
+                new BsonDocument("$or", new BsonArray
+                {
+                    isNewer,
+                    new BsonDocument("$and", new BsonArray
+                    {
+                        new BsonDocument("$eq", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(F.LastError), BsonNull.Value }), BsonNull.Value }),
+                        new BsonDocument("$ne", new BsonArray { Field(F.Status), DeliveryStatus.Sent.ToString() }),
+                    }),
+                }),
+                Literal(value),
+                Field(F.LastError),
+            }));
+        }
 
         var pipeline = PipelineDefinition<DeliveryDocument, DeliveryDocument>.Create(new BsonDocument("$set", set));
         return Builders<DeliveryDocument>.Update.Pipeline(pipeline);

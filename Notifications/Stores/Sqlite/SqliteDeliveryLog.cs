@@ -18,7 +18,8 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
 
     // The newer event (by time) decides the status, and of two as new the one written later, unless that is a
     // Queued event: the Api writes those in the background, often after the worker's Sending of the same instant.
-    // Provider fields take the newer event's value when it has one;
+    // Provider fields take the newer event's value when it has one; a newer Sent clears the last error
+    // (a dead letter retried and sent shows its success, not its old failure);
     // what identifies the task (channel, recipient, batch, submission, student) keeps the first value seen.
     private const string AppendSql = """
         INSERT INTO delivery_tasks (task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error,
@@ -34,8 +35,10 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
                             THEN excluded.provider ELSE delivery_tasks.provider END,
             provider_message_id = CASE WHEN excluded.provider_message_id IS NOT NULL AND (delivery_tasks.provider_message_id IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
                             THEN excluded.provider_message_id ELSE delivery_tasks.provider_message_id END,
-            last_error = CASE WHEN excluded.last_error IS NOT NULL AND (delivery_tasks.last_error IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
-                            THEN excluded.last_error ELSE delivery_tasks.last_error END,
+            last_error = CASE WHEN excluded.status = 'Sent' AND excluded.updated_at >= delivery_tasks.updated_at THEN excluded.last_error
+                              WHEN excluded.last_error IS NOT NULL AND (excluded.updated_at >= delivery_tasks.updated_at
+                                   OR (delivery_tasks.last_error IS NULL AND delivery_tasks.status <> 'Sent'))
+                              THEN excluded.last_error ELSE delivery_tasks.last_error END,
             batch_id = coalesce(delivery_tasks.batch_id, excluded.batch_id),
             submission_id = coalesce(delivery_tasks.submission_id, excluded.submission_id),
             student_id = coalesce(delivery_tasks.student_id, excluded.student_id),

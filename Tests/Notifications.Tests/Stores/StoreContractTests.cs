@@ -395,7 +395,8 @@ public abstract class StoreContractTests
 
         Assert.Equal(DeliveryStatus.Sent, record.Status);
         Assert.Equal(2, record.Attempts);
-        Assert.Equal(("bulksms", "m-42", "HTTP 503"), (record.Provider, record.ProviderMessageId, record.LastError));
+        // Sent at last: the record shows the success; the failure on the way stays in the timeline.
+        Assert.Equal(("bulksms", "m-42", (string?)null), (record.Provider, record.ProviderMessageId, record.LastError));
         Assert.Equal(("b1", "sub1", "s1"), (record.BatchId, record.SubmissionId, record.StudentId));
         Assert.Equal((s_day, s_day.AddSeconds(20)), (record.CreatedAt, record.UpdatedAt));
         Assert.Equal([DeliveryStatus.Queued, DeliveryStatus.Sending, DeliveryStatus.Retrying, DeliveryStatus.Sent], record.Timeline.Select(e => e.Status));
@@ -415,6 +416,21 @@ public abstract class StoreContractTests
         Assert.Equal("m-1", record.ProviderMessageId);
         Assert.Equal((s_day, s_day.AddSeconds(5)), (record.CreatedAt, record.UpdatedAt));
         Assert.Equal([DeliveryStatus.Queued, DeliveryStatus.Sent], record.Timeline.Select(e => e.Status));
+    }
+
+    [Fact]
+    public async Task Append_ShowsTheSuccess_NotTheOldError_WhenARetriedDeadLetterIsSent()
+    {
+        await using var stores = await StartAsync();
+        await stores.DeliveryLog.AppendAsync(Event("t1", DeliveryStatus.Dead, s_day) with { Error = "BulkSMS 400: invalid request" }, Ct);
+        await stores.DeliveryLog.AppendAsync(Event("t1", DeliveryStatus.Sent, s_day.AddHours(1)) with { ProviderMessageId = "m-2" }, Ct);
+        // A late error of an older attempt does not bring the failure back.
+        await stores.DeliveryLog.AppendAsync(Event("t1", DeliveryStatus.Retrying, s_day.AddMinutes(30)) with { Error = "timeout" }, Ct);
+
+        var record = await stores.DeliveryLog.GetAsync("t1", Ct);
+
+        Assert.Equal((DeliveryStatus.Sent, (string?)null, "m-2"), (record.Status, record.LastError, record.ProviderMessageId));
+        Assert.Equal("BulkSMS 400: invalid request", record.Timeline.First().Error);
     }
 
     [Fact]
