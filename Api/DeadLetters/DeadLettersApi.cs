@@ -15,6 +15,9 @@ public sealed record DeadLetterList(IReadOnlyList<DeadLetterView> Items, int Tot
 
 public sealed record DeadLettersAffected(int Count);
 
+/// <param name="Confirm">The number of dead letters the operator saw: the action runs only while it still matches.</param>
+public sealed record BulkDeadLetterAction(int? Confirm);
+
 public static class DeadLettersApi
 {
     public const int DefaultLimit = 50;
@@ -27,9 +30,11 @@ public static class DeadLettersApi
         group.MapGet("/", ListAsync).WithSummary("Dead letters, newest first; search matches recipient, type, error or id.");
         group.MapGet("/{id}", GetAsync).WithSummary("One dead letter with its error and payload.");
         group.MapPost("/{id}/retry", RetryAsync).WithSummary("Queue a dead letter again.");
-        group.MapPost("/retry-all", RetryAllAsync).WithSummary("Queue every dead letter again.");
+        // Acting on every dead letter has routes of its own and needs the count the operator saw: a
+        // mistyped path (DELETE /api/dead-letters/%2e normalizes to the collection) never reaches them.
+        group.MapPost("/retry-all", RetryAllAsync).WithSummary("Queue every dead letter again; the body confirms how many there are.");
         group.MapDelete("/{id}", DeleteAsync).WithSummary("Delete a dead letter.");
-        group.MapDelete("/", DeleteAllAsync).WithSummary("Delete every dead letter.");
+        group.MapPost("/delete-all", DeleteAllAsync).WithSummary("Delete every dead letter; the body confirms how many there are.");
         return routes;
     }
 
@@ -79,15 +84,57 @@ public static class DeadLettersApi
         string id, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         await deadLetters.RetryAsync(id, cancellationToken) ? TypedResults.Accepted($"/api/notifications/{id}") : NotFoundProblem(id);
 
-    internal static async Task<Accepted<DeadLettersAffected>> RetryAllAsync(Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
-        TypedResults.Accepted("/api/monitoring/queue", new DeadLettersAffected(await deadLetters.RetryAllAsync(cancellationToken)));
+    internal static async Task<Results<Accepted<DeadLettersAffected>, ValidationProblem, ProblemHttpResult>> RetryAllAsync(
+        BulkDeadLetterAction? action, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken)
+    {
+        var (invalid, changed) = await CheckConfirmationAsync(action, deadLetters, "retry", cancellationToken);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+        if (changed is not null)
+        {
+            return changed;
+        }
+        return TypedResults.Accepted("/api/monitoring/queue", new DeadLettersAffected(await deadLetters.RetryAllAsync(cancellationToken)));
+    }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         string id, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
         await deadLetters.DeleteAsync(id, cancellationToken) ? TypedResults.NoContent() : NotFoundProblem(id);
 
-    internal static async Task<Ok<DeadLettersAffected>> DeleteAllAsync(Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new DeadLettersAffected(await deadLetters.DeleteAllAsync(cancellationToken)));
+    internal static async Task<Results<Ok<DeadLettersAffected>, ValidationProblem, ProblemHttpResult>> DeleteAllAsync(
+        BulkDeadLetterAction? action, Notifications.Queue.DeadLetters deadLetters, CancellationToken cancellationToken)
+    {
+        var (invalid, changed) = await CheckConfirmationAsync(action, deadLetters, "delete", cancellationToken);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+        if (changed is not null)
+        {
+            return changed;
+        }
+        return TypedResults.Ok(new DeadLettersAffected(await deadLetters.DeleteAllAsync(cancellationToken)));
+    }
+
+    /// <summary>Both null when the body confirms the current number of dead letters; otherwise why not.</summary>
+    private static async Task<(ValidationProblem? Invalid, ProblemHttpResult? Changed)> CheckConfirmationAsync(
+        BulkDeadLetterAction? action, Notifications.Queue.DeadLetters deadLetters, string verb, CancellationToken cancellationToken)
+    {
+        if (action?.Confirm is not { } confirm || confirm < 0)
+        {
+            return (TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["confirm"] = [$"is required: the number of dead letters you mean to {verb} (all of them), as you saw it."],
+            }), null);
+        }
+        var total = (await deadLetters.ListAsync(new DeadLetterQuery { Limit = 1 }, cancellationToken)).Total;
+        return confirm == total
+            ? (null, null)
+            : (null, TypedResults.Problem($"There are {total} dead letters now, not {confirm}: look at them again before you {verb} them all.",
+                statusCode: StatusCodes.Status409Conflict, title: "Dead letters changed"));
+    }
 
     private static ProblemHttpResult NotFoundProblem(string id) =>
         TypedResults.Problem($"No dead letter has id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Not found");

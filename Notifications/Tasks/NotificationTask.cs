@@ -65,7 +65,7 @@ public sealed record NotificationTask
 
     /// <summary>The address this task goes to: the phone for SMS, the email address for email.</summary>
     [JsonIgnore]
-    public string Recipient => (Type == NotificationType.Sms ? Data.Phone : Data.Email) ?? "";
+    public string Recipient => (Type == NotificationType.Sms ? Data?.Phone : Data?.Email) ?? "";
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<NotificationType>))]

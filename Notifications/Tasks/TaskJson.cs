@@ -21,7 +21,12 @@ public static class TaskJson
         JsonSerializer.SerializeToUtf8Bytes(task, s_context.NotificationTask);
 
     /// <exception cref="JsonException">The payload is not a task in the old plan's schema.</exception>
-    public static NotificationTask Deserialize(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize(json, s_context.NotificationTask)
-        ?? throw new JsonException("The payload is JSON null, not a task.");
+    public static NotificationTask Deserialize(ReadOnlySpan<byte> json)
+    {
+        var task = JsonSerializer.Deserialize(json, s_context.NotificationTask)
+            ?? throw new JsonException("The payload is JSON null, not a task.");
+        // "data": null (what the legacy intake keeps of a rejected legacy task) is no task either: every
+        // reader treats it as an unreadable payload and shows it, rather than failing on it later.
+        return task.Data is null ? throw new JsonException("The task has no data.") : task;
+    }
 }

@@ -44,14 +44,15 @@ public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateP
     public Task<ApiResult<bool>> RetryDeadLetterAsync(string id, CancellationToken cancellationToken) =>
         SendWithoutBodyAsync(HttpMethod.Post, "/api/dead-letters/" + Uri.EscapeDataString(id) + "/retry", cancellationToken);
 
-    public Task<ApiResult<bool>> RetryAllDeadLettersAsync(CancellationToken cancellationToken) =>
-        SendWithoutBodyAsync(HttpMethod.Post, "/api/dead-letters/retry-all", cancellationToken);
+    /// <param name="seen">How many dead letters the operator saw: the Api acts only while that is still the number.</param>
+    public Task<ApiResult<bool>> RetryAllDeadLettersAsync(int seen, CancellationToken cancellationToken) =>
+        SendWithoutBodyAsync(HttpMethod.Post, "/api/dead-letters/retry-all", cancellationToken, JsonContent.Create(new { confirm = seen }));
 
     public Task<ApiResult<bool>> DeleteDeadLetterAsync(string id, CancellationToken cancellationToken) =>
         SendWithoutBodyAsync(HttpMethod.Delete, "/api/dead-letters/" + Uri.EscapeDataString(id), cancellationToken);
 
-    public Task<ApiResult<bool>> DeleteAllDeadLettersAsync(CancellationToken cancellationToken) =>
-        SendWithoutBodyAsync(HttpMethod.Delete, "/api/dead-letters", cancellationToken);
+    public Task<ApiResult<bool>> DeleteAllDeadLettersAsync(int seen, CancellationToken cancellationToken) =>
+        SendWithoutBodyAsync(HttpMethod.Post, "/api/dead-letters/delete-all", cancellationToken, JsonContent.Create(new { confirm = seen }));
 
     /// <summary>The Api pages its batch list ({items, total}); a plain array is read as well.</summary>
     public async Task<ApiResult<IReadOnlyList<BatchSummary>>> GetBatchesAsync(CancellationToken cancellationToken)
@@ -93,7 +94,7 @@ public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateP
 
     private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, CancellationToken cancellationToken, HttpStatusCode? readBodyOf = null)
     {
-        var outcome = await SendCoreAsync(method, path, cancellationToken, async (response, ct) =>
+        var outcome = await SendCoreAsync(method, path, cancellationToken, null, async (response, ct) =>
         {
             if (!response.IsSuccessStatusCode && response.StatusCode != readBodyOf)
             {
@@ -107,14 +108,15 @@ public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateP
         return outcome;
     }
 
-    private Task<ApiResult<bool>> SendWithoutBodyAsync(HttpMethod method, string path, CancellationToken cancellationToken) =>
-        SendCoreAsync(method, path, cancellationToken, async (response, ct) =>
+    /// <summary>A request whose answer has no body we read; <paramref name="content"/> is what it sends, if anything.</summary>
+    private Task<ApiResult<bool>> SendWithoutBodyAsync(HttpMethod method, string path, CancellationToken cancellationToken, HttpContent? content = null) =>
+        SendCoreAsync(method, path, cancellationToken, content, async (response, ct) =>
             response.IsSuccessStatusCode
                 ? ApiResult<bool>.Ok(true)
                 : ApiResult<bool>.Failed(await DescribeFailureAsync(response, path, ct), (int)response.StatusCode));
 
     private async Task<ApiResult<T>> SendCoreAsync<T>(
-        HttpMethod method, string path, CancellationToken cancellationToken,
+        HttpMethod method, string path, CancellationToken cancellationToken, HttpContent? content,
         Func<HttpResponseMessage, CancellationToken, Task<ApiResult<T>>> read)
     {
         var state = await authentication.GetAuthenticationStateAsync();
@@ -126,7 +128,7 @@ public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateP
 
         try
         {
-            using var request = new HttpRequestMessage(method, path);
+            using var request = new HttpRequestMessage(method, path) { Content = content };
             request.Options.Set(StaffTokenHandler.StaffUserName, userName);
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             return await read(response, cancellationToken);

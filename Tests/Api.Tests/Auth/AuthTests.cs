@@ -30,7 +30,7 @@ public sealed class AuthTests
         { "POST", "/api/dead-letters/d/retry" },
         { "POST", "/api/dead-letters/retry-all" },
         { "DELETE", "/api/dead-letters/d" },
-        { "DELETE", "/api/dead-letters" },
+        { "POST", "/api/dead-letters/delete-all" },
         { "GET", "/api/outbox" },
         { "GET", "/api/outbox/o" },
     };

@@ -130,6 +130,39 @@ public sealed class DeadLettersTests : DashboardContext
     }
 
     [Fact]
+    public void DeleteAll_ConfirmsTheCountTheOperatorSaw()
+    {
+        string? sent = null;
+        Api.Answer("GET", "/api/dead-letters", ApiAnswers.Page([ApiAnswers.DeadLetter("t-1"), ApiAnswers.DeadLetter("t-2")], 2))
+            .AnswerWith("POST", "/api/dead-letters/delete-all", request =>
+            {
+                sent = request.Content!.ReadAsStringAsync().GetAwaiter().GetResult();
+                return Json(new { count = 2 });
+            });
+        var page = Render<DeadLetters>();
+
+        page.WaitForElement("button:contains('Delete all')").Click();
+        Assert.Contains("Delete all 2 dead letters", page.Find(".confirm").TextContent);
+        page.Find(".confirm button:contains('Yes, delete all')").Click();
+
+        page.WaitForAssertion(() => Assert.Equal("""{"confirm":2}""", sent));
+    }
+
+    [Fact]
+    public void BulkActions_AreUnavailable_WhileTheListIsFiltered()
+    {
+        Api.Answer("GET", "/api/dead-letters", ApiAnswers.Page([ApiAnswers.DeadLetter("t-1")], 1));
+        var page = Render<DeadLetters>();
+        page.WaitForElement("tr[data-dead-letter='t-1']");
+
+        page.Find("#dead-letter-search").Change("t-1");
+        page.Find("form.toolbar").Submit();
+
+        page.WaitForAssertion(() => Assert.True(page.Find("button:contains('Delete all')").HasAttribute("disabled")));
+        Assert.True(page.Find("button:contains('Retry all')").HasAttribute("disabled"));
+    }
+
+    [Fact]
     public void Retry_ShowsTheApisError_WhenItFails()
     {
         Api.Answer("GET", "/api/dead-letters", ApiAnswers.Page([ApiAnswers.DeadLetter("t-1")], 1))
