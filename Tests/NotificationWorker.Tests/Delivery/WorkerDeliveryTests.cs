@@ -34,7 +34,8 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
         await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms);
         var queued = await worker.Queue.EnqueueManyAsync([.. Enumerable.Range(0, 20).Select(Sms)], TestContext.Current.CancellationToken);
 
-        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken); // the outage
+        // The outage lasts until the circuit has opened and postponed sends, however slow the machine.
+        await worker.WaitUntilAsync(s => s.Counters.Postponed > 0, s_wait, "the open circuit postpones sends");
         var callsDuringOutage = _bulkSms.LogEntries.Count();
         AnswerSms(201, Accepted);
         await worker.WaitUntilAsync(s => s.Counters.Processed == 20, s_wait, "all 20 are delivered after recovery");

@@ -132,15 +132,23 @@ public sealed class GuardedSenderTests : IDisposable
     [Fact]
     public async Task Send_EmitsASpanWithProviderTags_AndCountsTheOutcome()
     {
-        var spans = new List<Activity>();
+        // The listeners hear every sender in the test run (other classes send in parallel): thread-safe
+        // collections, and only this test's task and provider kept.
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
         using var listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == SendingTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Add,
+            ActivityStopped = activity =>
+            {
+                if ((string?)activity.GetTagItem("notification.task_id") == "task-telemetry")
+                {
+                    spans.Enqueue(activity);
+                }
+            },
         };
         ActivitySource.AddActivityListener(listener);
-        var counted = new List<(string Instrument, object? Provider)>();
+        var counted = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, object? Provider)>();
         using var meters = new MeterListener
         {
             InstrumentPublished = (instrument, l) =>
@@ -151,14 +159,14 @@ public sealed class GuardedSenderTests : IDisposable
                 }
             },
         };
-        meters.SetMeasurementEventCallback<long>((instrument, _, tags, _) => counted.Add((instrument.Name, Tag(tags, "provider"))));
+        meters.SetMeasurementEventCallback<long>((instrument, _, tags, _) => counted.Enqueue((instrument.Name, Tag(tags, "provider"))));
         meters.Start();
         var sender = Guard();
         _provider.Next = Accepted;
 
         await sender.SendAsync(Messages.Sms(taskId: "task-telemetry"), TestContext.Current.CancellationToken);
 
-        var span = Assert.Single(spans, s => (string?)s.GetTagItem("notification.task_id") == "task-telemetry");
+        var span = Assert.Single(spans);
         Assert.Equal("send scripted", span.DisplayName);
         Assert.Equal("scripted", span.GetTagItem("notification.provider"));
         Assert.Equal("sent", span.GetTagItem("notification.outcome"));

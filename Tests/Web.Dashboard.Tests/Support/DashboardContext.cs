@@ -18,6 +18,8 @@ public abstract class DashboardContext : BunitContext
 
     protected DashboardContext()
     {
+        // bUnit's waits give up after 1 s by default: a first render on a loaded machine can take longer.
+        DefaultWaitTimeout = TimeSpan.FromSeconds(30);
         AddAuthorization().SetAuthorized("admin");
         Services.AddSingleton(TimeProvider.System);
         Services.AddSingleton(Options.Create(Dashboard));
