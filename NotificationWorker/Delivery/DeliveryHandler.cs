@@ -67,6 +67,10 @@ public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliver
         }
     }
 
+    /// <summary>The queue dead-lettered a poison task, or its caps removed a dead letter: the record says so.</summary>
+    public async ValueTask QueueEndedAsync(NotificationTask task, string reason, CancellationToken cancellationToken) =>
+        await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Dead, task.RetryCount + 1) with { Error = reason }, cancellationToken);
+
     /// <summary>Logs a failed or deferred attempt; a task given up on also counts as dead-lettered for its provider.</summary>
     private async Task LogFailureAsync(ClaimedTask claimed, DeliveryStatus status, string provider, string error, CancellationToken cancellationToken)
     {

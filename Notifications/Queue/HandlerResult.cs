@@ -72,4 +72,11 @@ public interface INotificationHandler
     /// to the queue without counting an attempt.
     /// </remarks>
     ValueTask<HandlerResult> HandleAsync(ClaimedTask claimed, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The queue ended <paramref name="task"/> itself, with no handler involved: it dead-lettered a task
+    /// recovered too often, or its caps removed a dead letter. The handler records it where its own
+    /// outcomes go (the worker: the delivery log), so no task disappears without a trace.
+    /// </summary>
+    ValueTask QueueEndedAsync(NotificationTask task, string reason, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

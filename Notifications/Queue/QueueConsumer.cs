@@ -443,7 +443,7 @@ public sealed partial class QueueConsumer
             {
                 _metrics.DeadLettered();
                 LogDeadLettered(outcome.Id, error);
-                ReportEvicted(recorded.AsSpan(1));
+                await ReportEvictedAsync(recorded[1..]).ConfigureAwait(false);
             }
         }
         Forget(outcome.Id, outcome.Lease);
@@ -478,19 +478,48 @@ public sealed partial class QueueConsumer
         }
     }
 
-    private void ReportEvicted(ReadOnlySpan<RedisResult> evicted)
+    /// <param name="evicted">(id, body) pairs of the dead letters the caps removed.</param>
+    private async Task ReportEvictedAsync(RedisResult[] evicted)
     {
         if (evicted.Length == 0)
         {
             return;
         }
-        _metrics.DeadEvicted(evicted.Length);
-        var ids = new string[evicted.Length];
-        for (var i = 0; i < evicted.Length; i++)
+        var count = evicted.Length / 2;
+        _metrics.DeadEvicted(count);
+        var ids = new string[count];
+        for (var i = 0; i < count; i++)
         {
-            ids[i] = (string)evicted[i]!;
+            ids[i] = (string)evicted[i * 2]!;
         }
-        LogDeadLettersEvicted(evicted.Length, _options.DeadLetterMaxCount, _options.DeadLetterMaxAge, string.Join(", ", ids));
+        LogDeadLettersEvicted(count, _options.DeadLetterMaxCount, _options.DeadLetterMaxAge, string.Join(", ", ids));
+        await TellHandlerAsync(evicted,
+            $"Removed from the dead letters by their caps (at most {_options.DeadLetterMaxCount}, {_options.DeadLetterMaxAge.TotalDays:0.#} days).").ConfigureAwait(false);
+    }
+
+    /// <summary>Hands the handler each readable task of (id, body) pairs the queue ended by itself.</summary>
+    private async Task TellHandlerAsync(ReadOnlyMemory<RedisResult> pairs, string reason)
+    {
+        for (var i = 0; i + 1 < pairs.Length; i += 2)
+        {
+            NotificationTask task;
+            try
+            {
+                task = TaskJson.Deserialize((byte[])pairs.Span[i + 1]!);
+            }
+            catch (JsonException)
+            {
+                continue; // an unreadable payload never had a delivery record
+            }
+            try
+            {
+                await _handler.QueueEndedAsync(task, reason, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                LogQueueEndedNotRecorded(ex, task.Id);
+            }
+        }
     }
 
     private async Task HeartbeatLoopAsync(CancellationToken stop)
@@ -562,9 +591,11 @@ public sealed partial class QueueConsumer
                     _metrics.DeadLettered(poisoned);
                     for (var i = 0; i < poisoned; i++)
                     {
-                        LogPoisoned((string)moved[3 + i]!, _options.MaxRecoveries);
+                        LogPoisoned((string)moved[3 + i * 2]!, _options.MaxRecoveries);
                     }
-                    ReportEvicted(moved.AsSpan(3 + poisoned));
+                    await TellHandlerAsync(moved.AsMemory(3, poisoned * 2),
+                        $"Recovered more than {_options.MaxRecoveries} times: its worker died or stalled while handling it each time.").ConfigureAwait(false);
+                    await ReportEvictedAsync(moved[(3 + poisoned * 2)..]).ConfigureAwait(false);
                 }
                 if (promoted + recovered > 0)
                 {
@@ -718,6 +749,9 @@ public sealed partial class QueueConsumer
 
     [LoggerMessage(LogLevel.Error, "Task {TaskId} was dead-lettered: recovered more than {MaxRecoveries} times (its handler kills or stalls the worker)")]
     private partial void LogPoisoned(string taskId, int maxRecoveries);
+
+    [LoggerMessage(LogLevel.Warning, "Could not record in the delivery log that the queue ended task {TaskId}")]
+    private partial void LogQueueEndedNotRecorded(Exception exception, string taskId);
 
     [LoggerMessage(LogLevel.Warning, "Removed {Count} dead letters past the caps (at most {MaxCount}, {MaxAge} old): {TaskIds}")]
     private partial void LogDeadLettersEvicted(int count, int maxCount, TimeSpan maxAge, string taskIds);

@@ -73,8 +73,8 @@ internal static class QueueScripts
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
         local function ms(x) return string.format('%.0f', x) end
-        -- KEYS indexes of: task, dead, dead errors, stats. Removes dead letters older than max_age_ms or past
-        -- max_count (oldest first), counts them in stats 'dead_evicted', and returns their ids.
+        -- KEYS of: task, dead, dead errors, stats. Removes dead letters older than max_age_ms or past
+        -- max_count (oldest first), counts them in stats 'dead_evicted', and returns them as (id, body) pairs.
         local function cap_dead(task, dead, errors, stats, now, max_age_ms, max_count)
           local evicted = redis.call('ZRANGEBYSCORE', dead, '-inf', '(' .. ms(now - max_age_ms), 'LIMIT', 0, 1000)
           local excess = redis.call('ZCARD', dead) - #evicted - max_count
@@ -82,13 +82,19 @@ internal static class QueueScripts
             local oldest = redis.call('ZRANGE', dead, #evicted, #evicted + excess - 1)
             for _, id in ipairs(oldest) do evicted[#evicted + 1] = id end
           end
+          local out = {}
           if #evicted > 0 then
+            local bodies = redis.call('HMGET', task, unpack(evicted))
+            for i, id in ipairs(evicted) do
+              out[#out + 1] = id
+              out[#out + 1] = bodies[i] or ''
+            end
             redis.call('ZREM', dead, unpack(evicted))
             redis.call('HDEL', task, unpack(evicted))
             redis.call('HDEL', errors, unpack(evicted))
             redis.call('HINCRBY', stats, 'dead_evicted', #evicted)
           end
-          return evicted
+          return out
         end
 
         """;
@@ -186,7 +192,7 @@ internal static class QueueScripts
     /// ARGV: claim token, id, new body, 'retry', 'postpone' (no attempt counted) or 'dead', delay ms
     /// until the retry, dead letters' max age ms, most dead letters kept, error text.
     /// Records a failed attempt: the task waits in the schedule for its retry, or becomes a dead letter.
-    /// Returns {0} when the claim no longer holds the lease, else {1, ids of dead letters the caps removed...}.
+    /// Returns {0} when the claim no longer holds the lease, else {1, then (id, body) of each dead letter the caps removed}.
     /// </summary>
     public const string Fail = ServerTime + """
         local token, id, body, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -271,7 +277,7 @@ internal static class QueueScripts
     /// Moves due retries, and tasks whose lease expired on the server's clock (their consumer died or
     /// stalled), to the head of their lane. A task recovered more than the most recoveries (its handler
     /// kills its process every time) becomes a dead letter instead of being recovered forever.
-    /// Returns {due retries moved, leases recovered, n poisoned, poisoned ids..., dead letters the caps removed...}.
+    /// Returns {due retries moved, leases recovered, n poisoned, (id, body) of each poisoned task, then of each dead letter the caps removed}.
     /// </summary>
     public const string Maintain = ServerTime + """
         local now, limit, max_recoveries = now_ms(), ARGV[1], tonumber(ARGV[2])
@@ -303,10 +309,12 @@ internal static class QueueScripts
         local out = {promoted, recovered, #poisoned}
         if #poisoned > 0 then
           local reason = 'Recovered more than ' .. max_recoveries .. ' times: its worker died or stalled while handling it each time.'
-          for _, id in ipairs(poisoned) do
+          local bodies = redis.call('HMGET', KEYS[13], unpack(poisoned))
+          for i, id in ipairs(poisoned) do
             redis.call('ZADD', KEYS[14], ms(now), id)
             redis.call('HSET', KEYS[15], id, reason)
             out[#out + 1] = id
+            out[#out + 1] = bodies[i] or ''
           end
           redis.call('HDEL', KEYS[12], unpack(poisoned))
           redis.call('HDEL', KEYS[16], unpack(poisoned))
@@ -336,7 +344,7 @@ internal static class QueueScripts
 
     /// <summary>
     /// KEYS: task, dead, dead errors, stats. ARGV: id, payload, error, dead letters' max age ms, most kept.
-    /// Dead-letters a payload that never became a task, under the same caps. Returns the ids the caps removed.
+    /// Dead-letters a payload that never became a task, under the same caps. Returns (id, body) of each dead letter the caps removed.
     /// </summary>
     public const string AddDead = ServerTime + """
         local now = now_ms()

@@ -75,6 +75,27 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ADeadLetterRemovedByTheCaps_IsWrittenToTheDeliveryLog()
+    {
+        AnswerSms(400, """{"type":"https://developer.bulksms.com/json/v1/errors#validation","title":"Validation error","status":400,"detail":"to: not a valid number"}""", "application/problem+json");
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms, new Dictionary<string, string?> { ["NotificationQueue:DeadLetterMaxCount"] = "1" });
+        var first = await worker.Queue.EnqueueAsync(Sms(1), TestContext.Current.CancellationToken);
+        await worker.WaitUntilAsync(s => s.Dead == 1, s_wait, "the first is dead-lettered");
+        await worker.Queue.EnqueueAsync(Sms(2), TestContext.Current.CancellationToken);
+
+        await worker.WaitUntilAsync(s => s.Counters.DeadEvicted == 1, s_wait, "the cap removes the first dead letter");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        DeliveryRecord record;
+        while (!((record = await worker.DeliveryLog.GetAsync(first.TaskId, TestContext.Current.CancellationToken)).LastError ?? "").Contains("Removed from the dead letters", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the delivery log still says: {record.LastError}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(DeliveryStatus.Dead, record.Status);
+        Assert.Contains(record.Timeline, e => e.Error?.Contains("not a valid number", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
     public async Task LegacyTasksPushedWithRedisCli_AreDelivered_AndMalformedOnesDeadLettered()
     {
         AnswerSms(201, Accepted);

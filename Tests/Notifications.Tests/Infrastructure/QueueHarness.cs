@@ -148,6 +148,15 @@ public sealed class RecordingHandler : INotificationHandler
 
     public int Count => Calls.Count;
 
+    /// <summary>Tasks the queue ended by itself (poisoned, or removed from the dead letters), with the reason.</summary>
+    public ConcurrentQueue<(NotificationTask Task, string Reason)> EndedByQueue { get; } = new();
+
+    public ValueTask QueueEndedAsync(NotificationTask task, string reason, CancellationToken cancellationToken)
+    {
+        EndedByQueue.Enqueue((task, reason));
+        return ValueTask.CompletedTask;
+    }
+
     public async ValueTask<HandlerResult> HandleAsync(ClaimedTask claimed, CancellationToken cancellationToken)
     {
         Calls.Enqueue(new HandledCall(claimed.Task, claimed.Attempt, claimed.AlreadySent, DateTimeOffset.UtcNow));

@@ -295,8 +295,11 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
 
         var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
         Assert.Equal(5, stats.Dead);
-        // Every removal is counted, none silent.
+        // Every removal is counted, none silent, and the handler hears of each (the worker writes it to the delivery log).
         Assert.Equal(3, stats.Counters.DeadEvicted);
+        await QueueHarness.WaitUntilAsync(() => Task.FromResult(handler.EndedByQueue.Count == 3), s_wait, "the handler hears of the three removed");
+        Assert.All(handler.EndedByQueue, ended => Assert.Contains("Removed from the dead letters", ended.Reason));
+        Assert.Equal(3, handler.EndedByQueue.Select(e => e.Task.Id).Intersect(queued.Select(q => q.TaskId)).Count());
         Assert.Equal(5, await harness.Db.HashLengthAsync(harness.Keys.Tasks));
     }
 
@@ -445,6 +448,11 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
         Assert.Equal(2, stats.Counters.Recovered);
         Assert.Equal(3, handler.Count);
         Assert.Equal(0, stats.Pending + stats.Leased + stats.Scheduled);
+        // The handler hears of it just after the script ran: wait for that, not for a count seen mid-flight.
+        await QueueHarness.WaitUntilAsync(() => Task.FromResult(!handler.EndedByQueue.IsEmpty), s_wait, "the handler hears of the poison task");
+        var ended = Assert.Single(handler.EndedByQueue);
+        Assert.Equal(queued.TaskId, ended.Task.Id);
+        Assert.Contains("Recovered more than 2 times", ended.Reason);
     }
 
     [Fact]
