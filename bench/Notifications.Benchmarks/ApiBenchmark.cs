@@ -6,8 +6,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
-using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -16,8 +14,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Notifications.Queue;
 using Notifications.Stores;
 using StackExchange.Redis;
@@ -33,7 +29,6 @@ internal static class ApiBenchmark
 {
     private const int Clients = 100;
     private const int UploadRows = 10_000;
-    private const string Secret = "benchmark-secret-key-that-is-long-enough-for-hs256";
     // Long enough for tiered JIT to finish with the path before it is measured: with 2 s, the JIT's
     // background thread still took a quarter of the CPU while submissions were measured.
     private static readonly TimeSpan s_warmUp = TimeSpan.FromSeconds(Seconds("BENCH_WARMUP_S", 8));
@@ -43,7 +38,7 @@ internal static class ApiBenchmark
     {
         await using var redis = await LocalRedisServer.StartOrUseAsync(Environment.GetEnvironmentVariable("REDIS"));
         var directory = Directory.CreateTempSubdirectory("bench-api-").FullName;
-        var port = FreePort();
+        var port = BenchSupport.FreePort();
         await using var factory = new WebApplicationFactory<ApiHost::Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Production");
@@ -51,7 +46,7 @@ internal static class ApiBenchmark
             web.UseSetting("ConnectionStrings:documents", $"Data Source={Path.Combine(directory, "store.db")}");
             web.UseSetting("DocumentStore:Provider", "Sqlite");
             web.UseSetting("NotificationQueue:Name", "bench-api");
-            web.UseSetting("JWT_SECRET_KEY", Secret);
+            web.UseSetting("JWT_SECRET_KEY", BenchSupport.JwtSecret);
             web.UseSetting("Spool:Directory", Path.Combine(directory, "spool"));
             web.UseSetting("Sending:Outbox:Directory", Path.Combine(directory, "outbox"));
             web.UseSetting("Logging:LogLevel:Default", "Warning");
@@ -67,8 +62,8 @@ internal static class ApiBenchmark
         var form = await services.GetRequiredService<IFormStore>().CreateAsync(new NewForm("Benchmark feedback", true, [new FormField("comment", "Comment")]));
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Clients, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
         using var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        var studentToken = Token("student", student.Id);
-        var staffToken = Token("staff", "bench-staff");
+        var studentToken = BenchSupport.Token("student", student.Id);
+        var staffToken = BenchSupport.Token("staff", "bench-staff");
         var submission = Encoding.UTF8.GetBytes("""{"answers":{"comment":"Very useful"}}""");
 
         HttpRequestMessage Submit()
@@ -188,20 +183,6 @@ internal static class ApiBenchmark
         double.TryParse(Environment.GetEnvironmentVariable(variable), CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : fallback;
 
     private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
-
-    private static string Token(string role, string subject) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-    {
-        Subject = new ClaimsIdentity([new Claim("sub", subject), new Claim("role", role)]),
-        Expires = DateTime.UtcNow.AddHours(1),
-        SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(Secret)), SecurityAlgorithms.HmacSha256),
-    });
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Benchmark only: answers 202 after one LPUSH, through the same Kestrel, middleware entry and multiplexer.</summary>
     private sealed class FloorEndpoint : IStartupFilter

@@ -12,15 +12,17 @@ namespace Notifications.Benchmarks;
 /// </summary>
 internal sealed class LocalRedisServer : IAsyncDisposable
 {
-    private readonly Process? _process;
     private readonly string? _directory;
+    private readonly int _port;
+    private Process? _process;
 
-    private LocalRedisServer(string endpoint, string description, Process? process, string? directory)
+    private LocalRedisServer(string endpoint, string description, Process? process, string? directory, int port = 0)
     {
         Endpoint = endpoint;
         Description = description;
         _process = process;
         _directory = directory;
+        _port = port;
     }
 
     public string Endpoint { get; }
@@ -53,6 +55,27 @@ internal sealed class LocalRedisServer : IAsyncDisposable
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
         var directory = Directory.CreateTempSubdirectory("bench-redis-").FullName;
+        var endpoint = $"127.0.0.1:{port}";
+        var process = await StartProcessAsync(port, directory);
+        return new LocalRedisServer(endpoint, "own redis-server, appendonly yes, appendfsync everysec (as deploy/ubuntu/redis.conf)", process, directory, port);
+    }
+
+    /// <summary>SIGKILL, as a crash or the OOM killer would: whatever the AOF had not written is gone.</summary>
+    public async Task KillAsync()
+    {
+        var process = _process ?? throw new InvalidOperationException("This program did not start that redis-server.");
+        process.Kill();
+        await process.WaitForExitAsync();
+        process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Starts redis-server again on the same port and directory: it loads the AOF it left.</summary>
+    public async Task RestartAsync() =>
+        _process = await StartProcessAsync(_port, _directory ?? throw new InvalidOperationException("This program did not start that redis-server."));
+
+    private static async Task<Process> StartProcessAsync(int port, string directory)
+    {
         var info = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction" })
@@ -63,19 +86,20 @@ internal sealed class LocalRedisServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var endpoint = $"127.0.0.1:{port}";
+        // Until it answers a PING: after a restart it is loading the AOF first.
         for (var attempt = 0; ; attempt++)
         {
             try
             {
                 using var probe = await ConnectionMultiplexer.ConnectAsync($"{endpoint},connectTimeout=500");
-                break;
+                await probe.GetDatabase().PingAsync();
+                return process;
             }
-            catch (RedisConnectionException) when (attempt < 100 && !process.HasExited)
+            catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 200 && !process.HasExited)
             {
                 await Task.Delay(50);
             }
         }
-        return new LocalRedisServer(endpoint, "own redis-server, appendonly yes, appendfsync everysec", process, directory);
     }
 
     public async ValueTask DisposeAsync()
