@@ -39,6 +39,7 @@ public sealed partial class LegacyQueueIntake(
     IConnectionMultiplexer redis,
     NotificationQueue queue,
     DeadLetters deadLetters,
+    DeliveryHandler deliveryLog,
     IOptions<LegacyIntakeOptions> options,
     IOptions<QueueOptions> queueOptions,
     TimeProvider time,
@@ -116,8 +117,7 @@ public sealed partial class LegacyQueueIntake(
         }
         catch (Exception ex) when (ex is JsonException or InvalidNotificationException)
         {
-            var id = await deadLetters.AddUnreadableAsync(payload, $"Legacy task rejected: {ex.Message}", cancellationToken);
-            LogRejected(id, ex.Message);
+            await RejectAsync(payload, ex.Message, cancellationToken);
             return;
         }
         try
@@ -127,8 +127,18 @@ public sealed partial class LegacyQueueIntake(
         }
         catch (InvalidNotificationException ex)
         {
-            var id = await deadLetters.AddUnreadableAsync(payload, $"Legacy task rejected: {ex.Message}", cancellationToken);
-            LogRejected(id, ex.Message);
+            await RejectAsync(payload, ex.Message, cancellationToken);
+        }
+    }
+
+    private async Task RejectAsync(string payload, string reason, CancellationToken cancellationToken)
+    {
+        var added = await deadLetters.AddUnreadableAsync(payload, $"Legacy task rejected: {reason}", cancellationToken);
+        LogRejected(added.Id, reason);
+        // The caps may have removed older dead letters to make room: each gets its Dead record.
+        foreach (var task in added.Evicted.Tasks)
+        {
+            await deliveryLog.QueueEndedAsync(task, DeadLetterEvictions.Reason(queueOptions.Value), cancellationToken);
         }
     }
 

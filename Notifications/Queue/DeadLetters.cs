@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Notifications.Tasks;
 using StackExchange.Redis;
@@ -17,6 +19,9 @@ public sealed record DeadLetterQuery
     public int Limit { get; init; } = 50;
 }
 
+/// <summary>A payload dead-lettered as unreadable, and the dead letters the caps removed to make room.</summary>
+public sealed record UnreadableDeadLetter(string Id, DeadLetterEvictions Evicted);
+
 public sealed record DeadLetterPage(IReadOnlyList<DeadLetter> Items, int Total);
 
 /// <summary>
@@ -24,7 +29,7 @@ public sealed record DeadLetterPage(IReadOnlyList<DeadLetter> Items, int Total);
 /// age are capped by <see cref="QueueOptions.DeadLetterMaxCount"/> and <see cref="QueueOptions.DeadLetterMaxAge"/>
 /// when new ones arrive, so searching reads at most that many.
 /// </summary>
-public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
+public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOptions> options, QueueMetrics? metrics = null, ILogger<DeadLetters>? logger = null)
 {
     private const int ReadChunk = 500;
     private readonly QueueKeys _keys = new(options.Value.Name);
@@ -118,16 +123,20 @@ public sealed class DeadLetters(IConnectionMultiplexer redis, IOptions<QueueOpti
 
     /// <summary>
     /// Dead-letters a payload that never became a task, such as malformed JSON from the old backend's
-    /// list, so that it is seen and not dropped.
+    /// list, so that it is seen and not dropped. The same caps apply as to every other dead letter (the
+    /// old backend's garbage must not grow without bound); what they removed is counted, logged and
+    /// returned, for the caller to write to the delivery log.
     /// </summary>
-    public async Task<string> AddUnreadableAsync(string rawPayload, string error, CancellationToken cancellationToken = default)
+    public async Task<UnreadableDeadLetter> AddUnreadableAsync(string rawPayload, string error, CancellationToken cancellationToken = default)
     {
         var id = TaskIds.New();
-        // The same caps as every other dead letter: the old backend's garbage must not grow without bound.
-        await _db.ScriptEvaluateAsync(QueueScripts.AddDead, [_keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.Stats],
-            [id, rawPayload, error, (long)options.Value.DeadLetterMaxAge.TotalMilliseconds, options.Value.DeadLetterMaxCount])
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
-        return id;
+        var settings = options.Value;
+        var evicted = (RedisResult[])(await _db.ScriptEvaluateAsync(QueueScripts.AddDead, [_keys.Tasks, _keys.Dead, _keys.DeadErrors, _keys.Stats],
+            [id, rawPayload, error, (long)settings.DeadLetterMaxAge.TotalMilliseconds, settings.DeadLetterMaxCount])
+            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var evictions = DeadLetterEvictions.Read(evicted);
+        evictions.Report(metrics, logger ?? (ILogger)NullLogger.Instance, settings);
+        return new UnreadableDeadLetter(id, evictions);
     }
 
     private async Task<IReadOnlyList<DeadLetter>> ReadAsync(IReadOnlyList<SortedSetEntry> entries)

@@ -481,36 +481,16 @@ public sealed partial class QueueConsumer
     /// <param name="evicted">(id, body) pairs of the dead letters the caps removed.</param>
     private async Task ReportEvictedAsync(RedisResult[] evicted)
     {
-        if (evicted.Length == 0)
-        {
-            return;
-        }
-        var count = evicted.Length / 2;
-        _metrics.DeadEvicted(count);
-        var ids = new string[count];
-        for (var i = 0; i < count; i++)
-        {
-            ids[i] = (string)evicted[i * 2]!;
-        }
-        LogDeadLettersEvicted(count, _options.DeadLetterMaxCount, _options.DeadLetterMaxAge, string.Join(", ", ids));
-        await TellHandlerAsync(evicted,
-            $"Removed from the dead letters by their caps (at most {_options.DeadLetterMaxCount}, {_options.DeadLetterMaxAge.TotalDays:0.#} days).").ConfigureAwait(false);
+        var evictions = DeadLetterEvictions.Read(evicted);
+        evictions.Report(_metrics, _logger, _options);
+        await TellHandlerAsync(evictions.Tasks, DeadLetterEvictions.Reason(_options)).ConfigureAwait(false);
     }
 
-    /// <summary>Hands the handler each readable task of (id, body) pairs the queue ended by itself.</summary>
-    private async Task TellHandlerAsync(ReadOnlyMemory<RedisResult> pairs, string reason)
+    /// <summary>Hands the handler each task the queue ended by itself.</summary>
+    private async Task TellHandlerAsync(IEnumerable<NotificationTask> tasks, string reason)
     {
-        for (var i = 0; i + 1 < pairs.Length; i += 2)
+        foreach (var task in tasks)
         {
-            NotificationTask task;
-            try
-            {
-                task = TaskJson.Deserialize((byte[])pairs.Span[i + 1]!);
-            }
-            catch (JsonException)
-            {
-                continue; // an unreadable payload never had a delivery record
-            }
             try
             {
                 await _handler.QueueEndedAsync(task, reason, CancellationToken.None).ConfigureAwait(false);
@@ -593,7 +573,7 @@ public sealed partial class QueueConsumer
                     {
                         LogPoisoned((string)moved[3 + i * 2]!, _options.MaxRecoveries);
                     }
-                    await TellHandlerAsync(moved.AsMemory(3, poisoned * 2),
+                    await TellHandlerAsync(DeadLetterEvictions.Read(moved.AsSpan(3, poisoned * 2)).Tasks,
                         $"Recovered more than {_options.MaxRecoveries} times: its worker died or stalled while handling it each time.").ConfigureAwait(false);
                     await ReportEvictedAsync(moved[(3 + poisoned * 2)..]).ConfigureAwait(false);
                 }
@@ -753,8 +733,6 @@ public sealed partial class QueueConsumer
     [LoggerMessage(LogLevel.Warning, "Could not record in the delivery log that the queue ended task {TaskId}")]
     private partial void LogQueueEndedNotRecorded(Exception exception, string taskId);
 
-    [LoggerMessage(LogLevel.Warning, "Removed {Count} dead letters past the caps (at most {MaxCount}, {MaxAge} old): {TaskIds}")]
-    private partial void LogDeadLettersEvicted(int count, int maxCount, TimeSpan maxAge, string taskIds);
 
     [LoggerMessage(LogLevel.Information, "Recovered {Count} tasks whose consumer stopped renewing their lease")]
     private partial void LogRecovered(long count);

@@ -13,7 +13,7 @@ public sealed class DeadLettersApiTests
     {
         // A task the worker gave up on, as the queue stores it.
         var json = $$"""{"id":"{{Notifications.Tasks.TaskIds.New()}}","type":"sms","data":{"phone":"{{phone}}","message":"hi"},"timestamp":1,"retry_count":3,"max_retries":3}""";
-        return await host.Service<Notifications.Queue.DeadLetters>().AddUnreadableAsync(json, "provider said no", Ct);
+        return (await host.Service<Notifications.Queue.DeadLetters>().AddUnreadableAsync(json, "provider said no", Ct)).Id;
     }
 
     [Fact]
@@ -89,8 +89,8 @@ public sealed class DeadLettersApiTests
     {
         await using var host = await ApiTestHost.StartAsync();
         // What the legacy intake keeps of a legacy task it rejected.
-        var id = await host.Service<Notifications.Queue.DeadLetters>().AddUnreadableAsync(
-            """{"id":"task_1","type":"sms","data":null,"timestamp":1640995200}""", "Legacy task rejected: no data", Ct);
+        var id = (await host.Service<Notifications.Queue.DeadLetters>().AddUnreadableAsync(
+            """{"id":"task_1","type":"sms","data":null,"timestamp":1640995200}""", "Legacy task rejected: no data", Ct)).Id;
         var staff = host.Staff();
 
         var list = await ApiTestHost.ReadAsync<DeadLetterList>(await staff.GetAsync("/api/dead-letters", Ct));

@@ -84,15 +84,39 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
         await worker.Queue.EnqueueAsync(Sms(2), TestContext.Current.CancellationToken);
 
         await worker.WaitUntilAsync(s => s.Counters.DeadEvicted == 1, s_wait, "the cap removes the first dead letter");
+        var record = await RemovedByTheCapsAsync(worker, first.TaskId);
+        Assert.Equal(DeliveryStatus.Dead, record.Status);
+        Assert.Contains(record.Timeline, e => e.Error?.Contains("not a valid number", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task ADeadLetterRemovedByTheCapsForAnUnreadableLegacyTask_IsWrittenToTheDeliveryLog()
+    {
+        AnswerSms(400, """{"type":"https://developer.bulksms.com/json/v1/errors#validation","title":"Validation error","status":400,"detail":"to: not a valid number"}""", "application/problem+json");
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms, new Dictionary<string, string?> { ["NotificationQueue:DeadLetterMaxCount"] = "1" });
+        var first = await worker.Queue.EnqueueAsync(Sms(1), TestContext.Current.CancellationToken);
+        await worker.WaitUntilAsync(s => s.Dead == 1, s_wait, "the first is dead-lettered");
+
+        await RedisCliAsync("LPUSH", worker.LegacyListKey, "{\"id\": \"task_1\", \"type\": \"sms\", \"data\": ");
+
+        await worker.WaitUntilAsync(s => s.Counters.DeadEvicted == 1, s_wait, "the unreadable legacy task's dead letter pushes the first out");
+        var record = await RemovedByTheCapsAsync(worker, first.TaskId);
+        Assert.Equal(DeliveryStatus.Dead, record.Status);
+        var letters = await worker.DeadLetters.ListAsync(new DeadLetterQuery(), TestContext.Current.CancellationToken);
+        Assert.Contains("Legacy task rejected", Assert.Single(letters.Items).Error);
+    }
+
+    /// <summary>Waits until the task's delivery record says the dead-letter caps removed it.</summary>
+    private static async Task<DeliveryRecord> RemovedByTheCapsAsync(WorkerUnderTest worker, string taskId)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         DeliveryRecord record;
-        while (!((record = await worker.DeliveryLog.GetAsync(first.TaskId, TestContext.Current.CancellationToken)).LastError ?? "").Contains("Removed from the dead letters", StringComparison.Ordinal))
+        while (!((record = await worker.DeliveryLog.GetAsync(taskId, TestContext.Current.CancellationToken)).LastError ?? "").Contains("Removed from the dead letters", StringComparison.Ordinal))
         {
             Assert.True(DateTime.UtcNow < deadline, $"the delivery log still says: {record.LastError}");
             await Task.Delay(50, TestContext.Current.CancellationToken);
         }
-        Assert.Equal(DeliveryStatus.Dead, record.Status);
-        Assert.Contains(record.Timeline, e => e.Error?.Contains("not a valid number", StringComparison.Ordinal) == true);
+        return record;
     }
 
     [Fact]

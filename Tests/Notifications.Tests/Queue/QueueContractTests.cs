@@ -307,15 +307,35 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
     public async Task UnreadableDeadLetters_ObeyTheSameCaps()
     {
         await using var harness = NewHarness(o => o.DeadLetterMaxCount = 2);
+        var added = new List<UnreadableDeadLetter>();
         for (var i = 0; i < 4; i++)
         {
-            await harness.DeadLetters.AddUnreadableAsync($"{{not json {i}", "legacy task is not JSON", TestContext.Current.CancellationToken);
+            added.Add(await harness.DeadLetters.AddUnreadableAsync($"{{not json {i}", "legacy task is not JSON", TestContext.Current.CancellationToken));
         }
 
         var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
         Assert.Equal(2, stats.Dead);
         Assert.Equal(2, stats.Counters.DeadEvicted);
         Assert.Equal(2, await harness.Db.HashLengthAsync(harness.Keys.Tasks));
+        // Each removal is reported to the caller that caused it (oldest first), not dropped silently.
+        Assert.Equal([added[0].Id, added[1].Id], added.SelectMany(a => a.Evicted.Ids));
+        Assert.All(added, a => Assert.Empty(a.Evicted.Tasks));
+    }
+
+    [Fact]
+    public async Task UnreadableDeadLetter_PastTheCaps_ReturnsTheReadableTaskItRemoved_ForItsDeliveryRecord()
+    {
+        await using var harness = NewHarness(o => o.DeadLetterMaxCount = 1);
+        var taskId = Notifications.Tasks.TaskIds.New();
+        var readable = $$"""{"id":"{{taskId}}","type":"sms","data":{"phone":"+15550001111","message":"hi"},"timestamp":1,"retry_count":3,"max_retries":3}""";
+        var first = await harness.DeadLetters.AddUnreadableAsync(readable, "provider said no", TestContext.Current.CancellationToken);
+
+        var second = await harness.DeadLetters.AddUnreadableAsync("{not json", "legacy task is not JSON", TestContext.Current.CancellationToken);
+
+        Assert.Empty(first.Evicted.Ids);
+        Assert.Equal([first.Id], second.Evicted.Ids);
+        Assert.Equal(taskId, Assert.Single(second.Evicted.Tasks).Id);
+        Assert.Equal(1, (await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken)).Counters.DeadEvicted);
     }
 
     [Fact]
