@@ -85,7 +85,8 @@ public sealed class RedisServerProcess : ITestRedisServer
                 await probe.GetDatabase().PingAsync();
                 return;
             }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline && process?.HasExited != true)
+            // A server still loading its AOF answers LOADING (a server error); a starved one may time out.
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or RedisServerException && DateTime.UtcNow < deadline && process?.HasExited != true)
             {
                 await Task.Delay(50);
             }

@@ -37,7 +37,8 @@ internal sealed class DebianRedisServer : IAsyncDisposable
         process.BeginErrorReadLine();
         var server = new DebianRedisServer(process, port);
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        // Generous: on a loaded CI machine a cold redis-server start can take seconds.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
             try
@@ -46,7 +47,7 @@ internal sealed class DebianRedisServer : IAsyncDisposable
                 await probe.GetDatabase().PingAsync();
                 return server;
             }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or RedisServerException && DateTime.UtcNow < deadline && !process.HasExited)
             {
                 await Task.Delay(100, cancellationToken);
             }
