@@ -57,8 +57,32 @@ public static class StudentsApi
     {
         var group = routes.MapGroup("/api/students").WithTags("Students").RequireAuthorization(AuthPolicies.Staff);
 
+        // No Accepts<IFormFile>("multipart/form-data"): with it, routing answers any other content type
+        // with a bare 415 before UploadAsync can say what it expects; the OpenAPI document still shows the body.
         group.MapPost("/upload", UploadAsync)
-            .Accepts<IFormFile>("multipart/form-data")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType>
+                    {
+                        ["multipart/form-data"] = new()
+                        {
+                            Schema = new Microsoft.OpenApi.OpenApiSchema
+                            {
+                                Type = Microsoft.OpenApi.JsonSchemaType.Object,
+                                Required = new HashSet<string> { "file" },
+                                Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema>
+                                {
+                                    ["file"] = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" },
+                                },
+                            },
+                        },
+                    },
+                };
+                return Task.CompletedTask;
+            })
             .WithSummary("Upload a CSV or XLSX student list (name, email, phone, roll number, batch); queues a welcome SMS and email per student.");
         group.MapGet("/", ListAsync).WithSummary("Students by roll number, paged (page from 1).");
         group.MapGet("/export", Export).Produces(StatusCodes.Status200OK, contentType: CsvDownload.ContentType)
@@ -101,6 +125,11 @@ public static class StudentsApi
         {
             // A multipart body without a boundary, or past the form reader's limits: the client's mistake.
             return TypedResults.Problem($"The multipart body could not be read: {ex.Message}", statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A body cut off before its closing boundary ("Unexpected end of Stream"): nothing was read, nothing stored.
+            return TypedResults.Problem($"The multipart body ended before its closing boundary: {ex.Message}", statusCode: StatusCodes.Status400BadRequest);
         }
         var file = form.Files.GetFile("file");
         if (file is null)

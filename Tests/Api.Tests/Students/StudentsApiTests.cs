@@ -183,6 +183,34 @@ public sealed class StudentsApiTests
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
     }
 
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/json")]
+    public async Task Upload_OfAnotherContentType_Answers415_SayingWhatTheEndpointExpects(string contentType)
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var response = await host.Staff().PostAsync("/api/students/upload", new StringContent(Uploads.Rows(1), Encoding.UTF8, contentType), Ct);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Contains("multipart/form-data", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(0, (await ApiTestHost.ReadAsync<PagedList<StudentView>>(await host.Staff().GetAsync("/api/students", Ct))).Total);
+    }
+
+    [Fact]
+    public async Task Upload_CutOffBeforeItsClosingBoundary_Answers400_AndStoresNothing()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        // The body stops in the middle of the file part: no closing "--x--".
+        var content = new StringContent("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.csv\"\r\nContent-Type: text/csv\r\n\r\n" + Uploads.Rows(3)[..40]);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+
+        var response = await host.Staff().PostAsync("/api/students/upload", content, Ct);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("closing boundary", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(0, (await ApiTestHost.ReadAsync<PagedList<StudentView>>(await host.Staff().GetAsync("/api/students", Ct))).Total);
+    }
+
     [Fact]
     public async Task Upload_ReturnsBadRequest_AndStoresNothing_WhenTheMultipartBodyHasNoBoundary()
     {
