@@ -60,35 +60,38 @@ public static class StudentsApi
         // No Accepts<IFormFile>("multipart/form-data"): with it, routing answers any other content type
         // with a bare 415 before UploadAsync can say what it expects; the OpenAPI document still shows the body.
         group.MapPost("/upload", UploadAsync)
-            .AddOpenApiOperationTransformer((operation, _, _) =>
-            {
-                operation.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
-                {
-                    Required = true,
-                    Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType>
-                    {
-                        ["multipart/form-data"] = new()
-                        {
-                            Schema = new Microsoft.OpenApi.OpenApiSchema
-                            {
-                                Type = Microsoft.OpenApi.JsonSchemaType.Object,
-                                Required = new HashSet<string> { "file" },
-                                Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema>
-                                {
-                                    ["file"] = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" },
-                                },
-                            },
-                        },
-                    },
-                };
-                return Task.CompletedTask;
-            })
+            .AddOpenApiOperationTransformer(DocumentFileBody)
             .WithSummary("Upload a CSV or XLSX student list (name, email, phone, roll number, batch); queues a welcome SMS and email per student.");
         group.MapGet("/", ListAsync).WithSummary("Students by roll number, paged (page from 1).");
         group.MapGet("/export", Export).Produces(StatusCodes.Status200OK, contentType: CsvDownload.ContentType)
             .WithSummary("Every student as CSV, in the upload's columns (formula-like cells escaped).");
         group.MapGet("/{id}", GetAsync).WithSummary("One student.");
         return routes;
+    }
+
+    /// <summary>The upload's OpenAPI request body: multipart/form-data with a required binary field "file".</summary>
+    private static Task DocumentFileBody(Microsoft.OpenApi.OpenApiOperation operation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        operation.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+        {
+            Required = true,
+            Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType>
+            {
+                ["multipart/form-data"] = new()
+                {
+                    Schema = new Microsoft.OpenApi.OpenApiSchema
+                    {
+                        Type = Microsoft.OpenApi.JsonSchemaType.Object,
+                        Required = new HashSet<string> { "file" },
+                        Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema>
+                        {
+                            ["file"] = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" },
+                        },
+                    },
+                },
+            },
+        };
+        return Task.CompletedTask;
     }
 
     internal static async Task<Results<Accepted<UploadReport>, ProblemHttpResult>> UploadAsync(

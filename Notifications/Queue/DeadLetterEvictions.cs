@@ -13,7 +13,7 @@ namespace Notifications.Queue;
 /// </summary>
 public sealed record DeadLetterEvictions(IReadOnlyList<string> Ids, IReadOnlyList<NotificationTask> Tasks)
 {
-    public static readonly DeadLetterEvictions None = new([], []);
+    private static readonly DeadLetterEvictions None = new([], []);
 
     public int Count => Ids.Count;
 
@@ -24,20 +24,28 @@ public sealed record DeadLetterEvictions(IReadOnlyList<string> Ids, IReadOnlyLis
             return None;
         }
         var ids = new List<string>(pairs.Length / 2);
-        var tasks = new List<NotificationTask>(pairs.Length / 2);
         for (var i = 0; i + 1 < pairs.Length; i += 2)
         {
             ids.Add((string)pairs[i]!);
+        }
+        return new DeadLetterEvictions(ids, ReadTasks(pairs));
+    }
+
+    /// <summary>The readable tasks of (id, body) pairs as the scripts return them; an unreadable body never had a delivery record.</summary>
+    public static IReadOnlyList<NotificationTask> ReadTasks(ReadOnlySpan<RedisResult> pairs)
+    {
+        var tasks = new List<NotificationTask>(pairs.Length / 2);
+        for (var i = 0; i + 1 < pairs.Length; i += 2)
+        {
             if (ReadTask(pairs[i + 1]) is { } task)
             {
                 tasks.Add(task);
             }
         }
-        return new DeadLetterEvictions(ids, tasks);
+        return tasks;
     }
 
-    /// <summary>A task body as the queue stores it, or null for an unreadable one (which never had a delivery record).</summary>
-    public static NotificationTask? ReadTask(RedisResult body)
+    private static NotificationTask? ReadTask(RedisResult body)
     {
         try
         {

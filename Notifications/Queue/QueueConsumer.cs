@@ -573,7 +573,7 @@ public sealed partial class QueueConsumer
                     {
                         LogPoisoned((string)moved[3 + i * 2]!, _options.MaxRecoveries);
                     }
-                    await TellHandlerAsync(DeadLetterEvictions.Read(moved.AsSpan(3, poisoned * 2)).Tasks,
+                    await TellHandlerAsync(DeadLetterEvictions.ReadTasks(moved.AsSpan(3, poisoned * 2)),
                         $"Recovered more than {_options.MaxRecoveries} times: its worker died or stalled while handling it each time.").ConfigureAwait(false);
                     await ReportEvictedAsync(moved[(3 + poisoned * 2)..]).ConfigureAwait(false);
                 }
