@@ -86,11 +86,5 @@ public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliver
         : new OutgoingMessage(task.Id, NotificationType.Email, task.Data.Email!, task.Data.Subject, task.Data.Content ?? "", task.Data.Html);
 
     private DeliveryEvent Event(NotificationTask task, DeliveryStatus status, int attempt) =>
-        new(task.Id, status, time.GetUtcNow(), task.Type, task.Recipient)
-        {
-            Attempt = attempt,
-            BatchId = task.Correlation?.BatchId,
-            SubmissionId = task.Correlation?.SubmissionId,
-            StudentId = task.Correlation?.StudentId,
-        };
+        DeliveryEvent.Of(task, status, time.GetUtcNow()) with { Attempt = attempt };
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Notifications.Tasks;
 using StackExchange.Redis;
@@ -7,97 +5,70 @@ using StackExchange.Redis;
 namespace Notifications.Queue;
 
 /// <summary>
-/// The producer side of the notification queue: enqueue one or many tasks. Throws when Redis does
-/// not take the task (never returns "false" and carries on, as the old plan did); the Api then
-/// spools it to disk.
+/// The producer side of the notification queue: enqueue tasks. Throws when Redis does not take them
+/// (never returns "false" and carries on, as the old plan did). The Api does not call it on a request's
+/// path: its notifications go through the outbox in the system of record, which the outbox relay moves
+/// here; the worker's legacy intake calls it directly.
 /// </summary>
-/// <remarks>
-/// Single enqueues are group-committed: requests that arrive while earlier ones are on the wire
-/// go to Redis together in one script call, each still all-or-nothing. A lone request is sent at
-/// once, so this adds no latency; under load it turns a hundred concurrent form submissions into
-/// a handful of round trips.
-/// </remarks>
-public sealed class NotificationQueue : IAsyncDisposable
+public sealed class NotificationQueue
 {
     /// <summary>Tasks per script call: Lua's unpack limit is a few thousand values.</summary>
-    internal const int EnqueueChunkSize = 1000;
-
-    /// <summary>Group commits on the wire at once; more waiting requests join the next one.</summary>
-    private const int CommitsInFlight = 4;
+    public const int EnqueueChunkSize = 1000;
 
     private readonly IDatabase _db;
     private readonly ISubscriber _subscriber;
-    private readonly QueueOptions _options;
-    private readonly TimeProvider _time;
+    private readonly NotificationTaskFactory _factory;
     private readonly QueueMetrics _metrics;
     private readonly long _idempotencyWindowMs;
     private readonly RedisKey[][] _singleEnqueueKeys;
-    private readonly Channel<PendingEnqueue> _pending = Channel.CreateUnbounded<PendingEnqueue>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _groupCommit;
 
     public NotificationQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> options, TimeProvider time, QueueMetrics metrics)
     {
-        _options = options.Value;
-        Keys = new QueueKeys(_options.Name);
+        var settings = options.Value;
+        Keys = new QueueKeys(settings.Name);
         _db = redis.GetDatabase();
         _subscriber = redis.GetSubscriber();
-        _time = time;
+        _factory = new NotificationTaskFactory(options, time);
         _metrics = metrics;
-        _idempotencyWindowMs = (long)_options.IdempotencyWindow.TotalMilliseconds;
+        _idempotencyWindowMs = (long)settings.IdempotencyWindow.TotalMilliseconds;
         _singleEnqueueKeys = [.. Keys.Pending.Select(pending => new RedisKey[] { Keys.Tasks, pending, Keys.Stats })];
-        _groupCommit = Task.Run(GroupCommitLoopAsync);
     }
 
     public QueueKeys Keys { get; }
 
-    /// <summary>
-    /// Enqueues one task: the path every form submission takes. When this returns, Redis has the
-    /// task. Cancelling stops the wait, not necessarily the enqueue.
-    /// </summary>
-    public Task<EnqueueResult> EnqueueAsync(NotificationRequest request, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        NotificationRequestRules.Validate(request);
-        var (task, body) = CreateTask(request, _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, Activity.Current);
-        var pending = new PendingEnqueue(QueueKeys.LaneOf(task.Priority), task, body);
-        if (!_pending.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(NotificationQueue));
-        }
-        return pending.Completion.Task.WaitAsync(cancellationToken);
-    }
+    /// <summary>Enqueues one task. When this returns, Redis has it.</summary>
+    public async Task<EnqueueResult> EnqueueAsync(NotificationRequest request, CancellationToken cancellationToken = default) =>
+        (await EnqueueManyAsync([request], cancellationToken).ConfigureAwait(false))[0];
 
     /// <summary>
     /// Enqueues many tasks with one script call per lane and thousand tasks, all sent in one
     /// pipeline. Every request is validated first: one invalid request queues nothing.
     /// </summary>
-    public async Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IReadOnlyList<NotificationRequest> requests, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IReadOnlyList<NotificationRequest> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        foreach (var request in requests)
-        {
-            NotificationRequestRules.Validate(request);
-        }
+        return EnqueueManyAsync(_factory.PrepareAll(requests), cancellationToken);
+    }
 
-        var tasks = new NotificationTask[requests.Count];
-        var bodies = new byte[requests.Count][];
-        var timestamp = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
-        for (var i = 0; i < requests.Count; i++)
-        {
-            (tasks[i], bodies[i]) = CreateTask(requests[i], timestamp, Activity.Current);
-        }
-
+    /// <summary>
+    /// Enqueues tasks prepared earlier (the outbox's), under their own ids. A task whose idempotency key is
+    /// already known within the window is not added again: its result names the task that has the key, which
+    /// is this same task when it was moved once before.
+    /// </summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IReadOnlyList<PreparedTask> prepared, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
         var calls = new List<(int[] Indexes, Task<EnqueueResult[]> Call)>();
         for (var lane = 0; lane < QueueKeys.LaneCount; lane++)
         {
-            var inLane = Enumerable.Range(0, tasks.Length).Where(i => QueueKeys.LaneOf(tasks[i].Priority) == lane).ToArray();
+            var inLane = Enumerable.Range(0, prepared.Count).Where(i => QueueKeys.LaneOf(prepared[i].Task.Priority) == lane).ToArray();
             foreach (var chunk in inLane.Chunk(EnqueueChunkSize))
             {
-                calls.Add((chunk, SendChunkAsync(lane, [.. chunk.Select(i => tasks[i])], [.. chunk.Select(i => bodies[i])])));
+                calls.Add((chunk, SendChunkAsync(lane, [.. chunk.Select(i => prepared[i].Task)], [.. chunk.Select(i => prepared[i].Body)])));
             }
         }
 
-        var results = new EnqueueResult[tasks.Length];
+        var results = new EnqueueResult[prepared.Count];
         foreach (var (indexes, call) in calls)
         {
             var chunkResults = await call.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -107,58 +78,6 @@ public sealed class NotificationQueue : IAsyncDisposable
             }
         }
         return results;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _pending.Writer.TryComplete();
-        await _groupCommit.ConfigureAwait(false);
-    }
-
-    private async Task GroupCommitLoopAsync()
-    {
-        using var inFlight = new SemaphoreSlim(CommitsInFlight);
-        var reader = _pending.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            await inFlight.WaitAsync().ConfigureAwait(false);
-            var batch = new List<PendingEnqueue>();
-            while (batch.Count < EnqueueChunkSize && reader.TryRead(out var pending))
-            {
-                batch.Add(pending);
-            }
-            _ = CommitAsync(batch, inFlight);
-        }
-    }
-
-    private async Task CommitAsync(List<PendingEnqueue> batch, SemaphoreSlim inFlight)
-    {
-        try
-        {
-            foreach (var lane in batch.GroupBy(p => p.Lane))
-            {
-                var items = lane.ToArray();
-                try
-                {
-                    var results = await SendChunkAsync(lane.Key, [.. items.Select(p => p.Task)], [.. items.Select(p => p.Body)]).ConfigureAwait(false);
-                    for (var i = 0; i < items.Length; i++)
-                    {
-                        items[i].Completion.TrySetResult(results[i]);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    foreach (var item in items)
-                    {
-                        item.Completion.TrySetException(ex);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            inFlight.Release();
-        }
     }
 
     /// <summary>One script call for tasks of one lane; the common single task without idempotency key takes the short script.</summary>
@@ -194,29 +113,6 @@ public sealed class NotificationQueue : IAsyncDisposable
         return results;
     }
 
-    private (NotificationTask Task, byte[] Body) CreateTask(NotificationRequest request, double timestamp, Activity? queuedBy)
-    {
-        var task = new NotificationTask
-        {
-            Id = TaskIds.New(),
-            Type = request.Type,
-            Data = request.Data,
-            Timestamp = timestamp,
-            MaxRetries = request.MaxRetries ?? _options.DefaultMaxRetries,
-            Priority = request.Priority,
-            IdempotencyKey = request.IdempotencyKey,
-            Correlation = request.Correlation,
-            TraceParent = queuedBy?.Id,
-            TraceState = queuedBy?.TraceStateString,
-        };
-        var body = TaskJson.Serialize(task);
-        if (body.Length > NotificationRequestRules.MaxBodyBytes)
-        {
-            throw new InvalidNotificationException($"A notification may be at most {NotificationRequestRules.MaxBodyBytes / 1024} KiB; this one is {body.Length / 1024} KiB.");
-        }
-        return (task, body);
-    }
-
     private Task<RedisResult> EnqueueChunk(int lane, NotificationTask[] tasks, byte[][] bodies)
     {
         var keys = new List<RedisKey>(3) { Keys.Tasks, Keys.Pending[lane], Keys.Stats };
@@ -235,13 +131,5 @@ public sealed class NotificationQueue : IAsyncDisposable
             args[3 + j * 3] = keyIndex;
         }
         return _db.ScriptEvaluateAsync(QueueScripts.Enqueue, [.. keys], args);
-    }
-
-    private sealed class PendingEnqueue(int lane, NotificationTask task, byte[] body)
-    {
-        public int Lane { get; } = lane;
-        public NotificationTask Task { get; } = task;
-        public byte[] Body { get; } = body;
-        public TaskCompletionSource<EnqueueResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -36,7 +36,10 @@ public sealed record NotificationRequest
 /// <summary>The request cannot become a task; nothing was queued.</summary>
 public sealed class InvalidNotificationException(string message) : ArgumentException(message);
 
-/// <summary>The outcome of one enqueue: the task id, and whether an earlier request with the same idempotency key had it already.</summary>
+/// <summary>
+/// The outcome of one enqueue: the task id, and whether another task already had the same idempotency key (a prepared
+/// task enqueued again gets its own id back, with Duplicate false: its key names itself).
+/// </summary>
 public readonly record struct EnqueueResult(string TaskId, bool Duplicate);
 
 /// <summary>

@@ -19,6 +19,7 @@ public static class QueueServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<QueueMetrics>();
+        builder.Services.TryAddSingleton<NotificationTaskFactory>();
         builder.Services.TryAddSingleton<NotificationQueue>();
         builder.Services.TryAddSingleton<QueueMonitor>();
         builder.Services.TryAddSingleton<DeadLetters>();

@@ -23,6 +23,15 @@ public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTim
     public string? BatchId { get; init; }
     public string? SubmissionId { get; init; }
     public string? StudentId { get; init; }
+
+    /// <summary>An event of <paramref name="task"/>, carrying its channel, recipient and correlation.</summary>
+    public static DeliveryEvent Of(NotificationTask task, DeliveryStatus status, DateTimeOffset at) =>
+        new(task.Id, status, at, task.Type, task.Recipient)
+        {
+            BatchId = task.Correlation?.BatchId,
+            SubmissionId = task.Correlation?.SubmissionId,
+            StudentId = task.Correlation?.StudentId,
+        };
 }
 
 public sealed record DeliveryTimelineEntry(DeliveryStatus Status, DateTimeOffset At, int Attempt, string? Error, string? ProviderMessageId);

@@ -1,3 +1,5 @@
+using Notifications.Queue;
+
 namespace Notifications.Stores;
 
 /// <summary>A student's answers to a form.</summary>
@@ -14,6 +16,7 @@ public sealed record FormSubmission(
 /// A submission to store. <see cref="SubmittedAt"/> defaults to now; imports of old submissions set it.
 /// <see cref="Id"/> defaults to a new <see cref="RecordIds"/> value; the Api names a submission before
 /// storing it, so that it can build and check the confirmation (which carries the id) first.
+/// <see cref="Notifications"/> (its confirmation) is stored in the outbox in the submission's transaction.
 /// </summary>
 public sealed record NewSubmission(
     string FormId,
@@ -25,6 +28,8 @@ public sealed record NewSubmission(
     string? Id = null)
 {
     public const string SubmittedStatus = "submitted";
+
+    public IReadOnlyList<PreparedTask> Notifications { get; init; } = [];
 }
 
 /// <summary>Submissions on one UTC day.</summary>
@@ -40,8 +45,7 @@ public interface IFormSubmissionStore
         (await CreateManyAsync([submission], cancellationToken).ConfigureAwait(false))[0];
 
     /// <summary>
-    /// Stores several submissions in one write (one transaction on SQLite, one insert on MongoDB); the
-    /// Api's submission pipeline uses it for the requests that arrive together. Every submission and
+    /// Stores several submissions and their notifications in one transaction. Every submission and
     /// every form is checked before anything is written.
     /// </summary>
     /// <exception cref="NotFoundException">A form does not exist; none of the submissions is stored.</exception>

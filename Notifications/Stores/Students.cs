@@ -19,6 +19,9 @@ public sealed record UpsertCounts(int Inserted, int Updated)
 {
     /// <summary>The roll numbers that were new: the students to welcome.</summary>
     public IReadOnlyList<string> InsertedRollNumbers { get; init; } = [];
+
+    /// <summary>The notifications stored in the outbox with the new students (their welcomes).</summary>
+    public int NotificationsStored { get; init; }
 }
 
 /// <summary>Students, keyed by roll number.</summary>
@@ -28,7 +31,15 @@ public interface IStudentStore
     /// Inserts new roll numbers and overwrites existing ones, all or nothing: an invalid row fails the whole
     /// call before anything is written. A roll number repeated in one call is stored once (the last row wins).
     /// </summary>
-    Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, CancellationToken cancellationToken = default);
+    Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, CancellationToken cancellationToken = default) =>
+        UpsertManyAsync(students, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="UpsertManyAsync(IReadOnlyCollection{StudentUpsert}, CancellationToken)"/>, and in the same
+    /// transaction stores in the outbox what <paramref name="welcome"/> builds for each student the call creates
+    /// (not for those it updates).
+    /// </summary>
+    Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, NotificationsFor<Student>? welcome, CancellationToken cancellationToken);
 
     /// <summary>Students ordered by roll number.</summary>
     Task<Page<Student>> ListAsync(PageRequest page, CancellationToken cancellationToken = default);

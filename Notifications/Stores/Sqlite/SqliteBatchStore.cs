@@ -4,7 +4,7 @@ namespace Notifications.Stores.Sqlite;
 
 internal sealed class SqliteBatchStore(SqliteDocumentDatabase database, TimeProvider time) : IBatchStore
 {
-    public async Task<Batch> CreateAsync(NewBatch batch, CancellationToken cancellationToken = default)
+    public async Task<BatchChange> CreateAsync(NewBatch batch, NotificationsFor<BatchMember>? notice, CancellationToken cancellationToken)
     {
         var (name, studentIds) = StoreInput.Batch(batch);
         using var activity = StoreTelemetry.StartSqlite("batches.create");
@@ -24,11 +24,14 @@ internal sealed class SqliteBatchStore(SqliteDocumentDatabase database, TimeProv
             throw new DuplicateKeyException("batch", "name", name, ex);
         }
         await AddMembersAsync(connection, transaction, id, studentIds, cancellationToken).ConfigureAwait(false);
+        var created = new Batch(id, name, createdAt, studentIds);
+        var notified = await StoreNoticesAsync(connection, transaction, created, studentIds, notice, cancellationToken).ConfigureAwait(false);
         transaction.Commit();
-        return new Batch(id, name, createdAt, studentIds);
+        return new BatchChange(created, studentIds, notified);
     }
 
-    public async Task<Batch> AddStudentsAsync(string batchId, IReadOnlyCollection<string> studentIds, CancellationToken cancellationToken = default)
+    public async Task<BatchChange> AddStudentsAsync(string batchId, IReadOnlyCollection<string> studentIds, NotificationsFor<BatchMember>? notice,
+        CancellationToken cancellationToken)
     {
         var checkedBatchId = StoreInput.Id(batchId, "batchId");
         var checkedStudentIds = FieldValidation.Ids(studentIds, "studentIds");
@@ -40,10 +43,35 @@ internal sealed class SqliteBatchStore(SqliteDocumentDatabase database, TimeProv
             throw new NotFoundException("batch", checkedBatchId);
         }
         await ThrowIfAnyStudentUnknownAsync(connection, transaction, checkedStudentIds, cancellationToken).ConfigureAwait(false);
+        var before = (await ReadBatchesAsync(connection, transaction, "WHERE id = $id", c => c.With("$id", checkedBatchId), cancellationToken).ConfigureAwait(false)).Single();
         await AddMembersAsync(connection, transaction, checkedBatchId, checkedStudentIds, cancellationToken).ConfigureAwait(false);
         var batch = (await ReadBatchesAsync(connection, transaction, "WHERE id = $id", c => c.With("$id", checkedBatchId), cancellationToken).ConfigureAwait(false)).Single();
+        // Read in the write transaction: a student another request added at the same time is added (and noticed) once.
+        var alreadyIn = before.StudentIds.ToHashSet(StringComparer.Ordinal);
+        var added = batch.StudentIds.Where(s => !alreadyIn.Contains(s)).ToList();
+        var notified = await StoreNoticesAsync(connection, transaction, batch, added, notice, cancellationToken).ConfigureAwait(false);
         transaction.Commit();
-        return batch;
+        return new BatchChange(batch, added, notified);
+    }
+
+    /// <summary>Stores in the outbox, in the batch's transaction, the notices <paramref name="notice"/> builds for the students just added.</summary>
+    private async Task<IReadOnlyList<string>> StoreNoticesAsync(SqliteConnection connection, SqliteTransaction transaction, Batch batch,
+        IReadOnlyList<string> added, NotificationsFor<BatchMember>? notice, CancellationToken cancellationToken)
+    {
+        if (notice is null || added.Count == 0)
+        {
+            return [];
+        }
+        var notices = new List<Queue.PreparedTask>(added.Count * 2);
+        using var select = connection.Command(
+            $"SELECT {SqliteStudentStore.Columns} FROM students WHERE id IN (SELECT value FROM json_each($ids)) ORDER BY roll_number;", transaction)
+            .WithJsonArray("$ids", added);
+        foreach (var student in await SqliteStudentStore.ReadAllAsync(select, cancellationToken).ConfigureAwait(false))
+        {
+            notices.AddRange(notice(new BatchMember(batch, student)));
+        }
+        SqliteOutbox.Add(connection, transaction, notices, time.GetUtcNow());
+        return [.. notices.Select(n => n.Task.Id)];
     }
 
     public async Task<Page<Batch>> ListAsync(PageRequest page, CancellationToken cancellationToken = default)

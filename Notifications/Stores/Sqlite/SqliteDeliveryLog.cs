@@ -17,7 +17,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at";
 
     // The newer event (by time) decides the status, and of two as new the one written later, unless that is a
-    // Queued event: the Api writes those in the background, often after the worker's Sending of the same instant.
+    // Queued event: a task is Queued first, so a Queued of the same instant as another event is never the news.
     // Provider fields take the newer event's value when it has one; a newer Sent clears the last error
     // (a dead letter retried and sent shows its success, not its old failure);
     // what identifies the task (channel, recipient, batch, submission, student) keeps the first value seen.
@@ -54,10 +54,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     public Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default) =>
         WriteAsync([.. deliveryEvents.Select(StoreInput.Event)], "delivery_log.append_many", cancellationToken);
 
-    /// <summary>
-    /// One transaction for all the events, shared with other writes of this process (group commit):
-    /// the worker logs each send as it happens, and those single events commit together under load.
-    /// </summary>
+    /// <summary>One transaction for all the events.</summary>
     private async Task WriteAsync(IReadOnlyList<DeliveryEvent> inputs, string operation, CancellationToken cancellationToken)
     {
         if (inputs.Count == 0)
@@ -65,19 +62,28 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             return;
         }
         using var activity = StoreTelemetry.StartSqlite(operation);
-        await database.WriteInGroupAsync(writes =>
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = connection.BeginTransaction();
+        using var append = AppendCommand(connection, transaction);
+        foreach (var input in inputs)
         {
-            foreach (var input in inputs)
-            {
-                writes.Command(AppendSql)
-                    .With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
-                    .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
-                    .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
-                    .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored())
-                    .ExecuteNonQuery();
-            }
-            return inputs.Count;
-        }, cancellationToken).ConfigureAwait(false);
+            Append(append, input);
+        }
+        transaction.Commit();
+    }
+
+    /// <summary>The append statement in <paramref name="transaction"/>, for <see cref="Append"/>; the outbox uses it for its Queued events.</summary>
+    internal static SqliteCommand AppendCommand(SqliteConnection connection, SqliteTransaction transaction) => connection.Command(AppendSql, transaction);
+
+    /// <summary>Appends one checked event (<see cref="StoreInput.Event"/>) with <paramref name="append"/>.</summary>
+    internal static void Append(SqliteCommand append, DeliveryEvent input)
+    {
+        append.Parameters.Clear();
+        append.With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
+            .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
+            .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
+            .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored())
+            .ExecuteNonQuery();
     }
 
     public async Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default)

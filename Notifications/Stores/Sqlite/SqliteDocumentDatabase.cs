@@ -8,19 +8,19 @@ namespace Notifications.Stores.Sqlite;
 /// <summary>
 /// The embedded system of record: one SQLite file that the Api and the worker processes open at once.
 /// WAL lets readers run beside the one writer; writers take the lock up front (<c>BEGIN IMMEDIATE</c>)
-/// and wait for each other through the busy timeout instead of failing. Small writes of this process
-/// go through <see cref="WriteInGroupAsync"/> and share transactions.
+/// and wait for each other through the busy timeout instead of failing; within one process they take
+/// turns (<see cref="OpenForWritingAsync"/>).
 /// </summary>
-internal sealed class SqliteDocumentDatabase : IDocumentDatabase, IDisposable
+internal sealed class SqliteDocumentDatabase : IDocumentDatabase
 {
-    // 2: fewer delivery_tasks indexes (see SqliteSchema); the script moves a version-1 file there itself.
-    private const int SchemaVersion = 2;
+    // 2: fewer delivery_tasks indexes (see SqliteSchema); 3: the notification outbox. The script moves an
+    // older file there itself.
+    private const int SchemaVersion = 3;
 
     private readonly string _connectionString;
     private readonly string _perConnectionPragmas;
 
     private readonly SemaphoreSlim _writeTurn = new(1, 1);
-    private readonly Lazy<SqliteGroupCommit> _groupCommit;
 
     // Pooled connections keep their native handle: the per-connection pragmas run once per handle, not
     // on every open (parsing them was a visible share of a small request's time).
@@ -41,7 +41,6 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase, IDisposable
         // on power loss, like MongoDB's default write concern between journal flushes; FULL would cost an
         // fsync per delivery-log event.
         _perConnectionPragmas = $"PRAGMA busy_timeout = {(int)settings.SqliteBusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;";
-        _groupCommit = new Lazy<SqliteGroupCommit>(() => new SqliteGroupCommit(this));
     }
 
     public DocumentStoreProvider Provider => DocumentStoreProvider.Sqlite;
@@ -91,21 +90,6 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase, IDisposable
         {
             _writeTurn.Release();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="write"/> in a transaction shared with the other writes waiting at the time
-    /// (see <see cref="SqliteGroupCommit"/>); completes once that transaction has committed.
-    /// </summary>
-    public Task<T> WriteInGroupAsync<T>(Func<SqliteWriteGroup, T> write, CancellationToken cancellationToken) =>
-        _groupCommit.Value.WriteAsync(write, cancellationToken);
-
-    public void Dispose()
-    {
-        if (_groupCommit.IsValueCreated)
-        {
-            _groupCommit.Value.Dispose();
         }
     }
 

@@ -28,37 +28,35 @@ internal sealed class SqliteFormSubmissionStore(SqliteDocumentDatabase database,
             return created;
         }
         using var activity = StoreTelemetry.StartSqlite("form_submissions.create");
-        // Group commit: under load one transaction stores the submissions of many requests. One write of
-        // the group is all of these submissions, so an unknown form stores none of them.
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = connection.BeginTransaction();
+        foreach (var formId in created.Select(s => s.FormId).Distinct(StringComparer.Ordinal))
+        {
+            if (!await connection.ExistsAsync("forms", formId, transaction, cancellationToken).ConfigureAwait(false))
+            {
+                throw new NotFoundException("form", formId);
+            }
+        }
+        using var insert = connection.Command(InsertSql, transaction);
         try
         {
-            await database.WriteInGroupAsync(writes => Insert(writes, created, answers), cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < created.Length; i++)
+            {
+                insert.Parameters.Clear();
+                insert.With("$id", created[i].Id).With("$form_id", created[i].FormId).With("$student_id", created[i].StudentId)
+                    .With("$roll_number", created[i].RollNumber).With("$answers", answers[i])
+                    .With("$status", created[i].Status).With("$submitted_at", created[i].SubmittedAt.ToStored())
+                    .ExecuteNonQuery();
+            }
         }
         catch (SqliteException ex) when (ex.IsUniqueViolation())
         {
             throw StoreInput.SubmissionIdsTaken(submissions, ex);
         }
+        // Each submission's confirmation commits with it: an answered submission is never without its notifications.
+        SqliteOutbox.Add(connection, transaction, [.. submissions.SelectMany(s => s.Notifications ?? [])], now);
+        transaction.Commit();
         return created;
-    }
-
-    private static int Insert(SqliteWriteGroup writes, FormSubmission[] created, string[] answers)
-    {
-        foreach (var formId in created.Select(s => s.FormId).Distinct(StringComparer.Ordinal))
-        {
-            if (writes.Command("SELECT 1 FROM forms WHERE id = $id;").With("$id", formId).ExecuteScalar() is null)
-            {
-                throw new NotFoundException("form", formId);
-            }
-        }
-        for (var i = 0; i < created.Length; i++)
-        {
-            writes.Command(InsertSql)
-                .With("$id", created[i].Id).With("$form_id", created[i].FormId).With("$student_id", created[i].StudentId)
-                .With("$roll_number", created[i].RollNumber).With("$answers", answers[i])
-                .With("$status", created[i].Status).With("$submitted_at", created[i].SubmittedAt.ToStored())
-                .ExecuteNonQuery();
-        }
-        return created.Length;
     }
 
     public async Task<FormSubmission> GetAsync(string id, CancellationToken cancellationToken = default)

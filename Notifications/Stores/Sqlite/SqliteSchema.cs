@@ -82,5 +82,13 @@ internal static class SqliteSchema
             provider_message_id TEXT NULL);
         CREATE INDEX IF NOT EXISTS ix_delivery_events_task ON delivery_events (task_id, at, id);
 
+        -- The transactional outbox (schema 3): a row per notification not yet moved into the Redis queue.
+        -- seq is the commit order (an INTEGER PRIMARY KEY keeps its values through VACUUM; a bare rowid may not).
+        CREATE TABLE IF NOT EXISTS notification_outbox (
+            seq INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL UNIQUE,
+            body BLOB NOT NULL,
+            created_at INTEGER NOT NULL);
+
         """;
 }

@@ -4,9 +4,10 @@ namespace Notifications.Stores.Sqlite;
 
 internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimeProvider time) : IStudentStore
 {
-    private const string Columns = "id, roll_number, name, email, phone, batch_id, created_at, updated_at";
+    internal const string Columns = "id, roll_number, name, email, phone, batch_id, created_at, updated_at";
 
-    public async Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, CancellationToken cancellationToken = default)
+    public async Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, NotificationsFor<Student>? welcome,
+        CancellationToken cancellationToken)
     {
         var rows = StoreInput.Students(students);
         using var activity = StoreTelemetry.StartSqlite("students.upsert");
@@ -16,9 +17,11 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
             return new UpsertCounts(0, 0);
         }
 
-        var now = time.GetUtcNow().ToStored();
+        var at = FieldValidation.ToStoredPrecision(time.GetUtcNow());
+        var now = at.ToStored();
         await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
-        // One transaction: the upload is stored whole or not at all, and one commit is far faster than one per row.
+        // One transaction: the rows and their welcomes are stored whole or not at all, and one commit is far
+        // faster than one per row.
         using var transaction = connection.BeginTransaction();
         using var upsert = connection.Command("""
             INSERT INTO students (id, roll_number, name, email, phone, batch_id, created_at, updated_at)
@@ -38,6 +41,7 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
         upsert.Prepare();
 
         var inserted = new List<string>();
+        var welcomes = new List<Queue.PreparedTask>();
         var updated = 0;
         foreach (var row in rows)
         {
@@ -53,14 +57,19 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
             if (upsert.ExecuteScalar() as string == newId)
             {
                 inserted.Add(row.RollNumber);
+                if (welcome is not null)
+                {
+                    welcomes.AddRange(welcome(new Student(newId, row.RollNumber, row.Name, row.Email, row.Phone, row.BatchId, at, at)));
+                }
             }
             else
             {
                 updated++;
             }
         }
+        SqliteOutbox.Add(connection, transaction, welcomes, at);
         transaction.Commit();
-        return new UpsertCounts(inserted.Count, updated) { InsertedRollNumbers = inserted };
+        return new UpsertCounts(inserted.Count, updated) { InsertedRollNumbers = inserted, NotificationsStored = welcomes.Count };
     }
 
     public async Task<Page<Student>> ListAsync(PageRequest page, CancellationToken cancellationToken = default)
@@ -122,7 +131,7 @@ internal sealed class SqliteStudentStore(SqliteDocumentDatabase database, TimePr
         return await ReadAllAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<List<Student>> ReadAllAsync(SqliteCommand command, CancellationToken cancellationToken)
+    internal static async Task<List<Student>> ReadAllAsync(SqliteCommand command, CancellationToken cancellationToken)
     {
         var students = new List<Student>();
         using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -96,6 +96,25 @@ public abstract class QueueContractTests(RedisServerFixture fixture)
     }
 
     [Fact]
+    public async Task PreparedTasks_KeepTheirIds_AndMovedTwice_AreQueuedOnce()
+    {
+        // What the outbox relay does when it crashed after Redis took its entries but before it removed them.
+        await using var harness = NewHarness();
+        var factory = new NotificationTaskFactory(Microsoft.Extensions.Options.Options.Create(new QueueOptions { Name = harness.Queue.Keys.Name }), TimeProvider.System);
+        var prepared = factory.PrepareAll([QueueHarness.Sms(1) with { IdempotencyKey = "welcome:R1:sms" }, QueueHarness.Sms(2) with { IdempotencyKey = "welcome:R2:sms" }]);
+
+        var first = await harness.Queue.EnqueueManyAsync(prepared, TestContext.Current.CancellationToken);
+        var again = await harness.Queue.EnqueueManyAsync(prepared, TestContext.Current.CancellationToken);
+
+        Assert.Equal(prepared.Select(p => p.Task.Id), first.Select(r => r.TaskId));
+        Assert.All(first, r => Assert.False(r.Duplicate));
+        // The same ids again (the key's task is this task), and nothing added.
+        Assert.Equal(prepared.Select(p => p.Task.Id), again.Select(r => r.TaskId));
+        var stats = await harness.Monitor.GetStatsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal((2, 2L), (stats.Pending, stats.Counters.Enqueued));
+    }
+
+    [Fact]
     public async Task Claim_ReturnsTaskToPending_WhenLeaseExpires()
     {
         // Only the dead consumer's lease is short: the live consumer keeps the harness's, which its heartbeat renews.

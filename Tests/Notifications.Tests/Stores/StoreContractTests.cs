@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Notifications.Queue;
 using Notifications.Stores;
 using Notifications.Tasks;
 
@@ -19,6 +21,17 @@ public abstract class StoreContractTests
 
     private static StudentUpsert Row(string rollNumber, string name = "Asha Rao", string? batchId = null) =>
         new(rollNumber, name, $"{rollNumber.ToLowerInvariant()}@example.org", "+919876543210", batchId);
+
+    private static readonly NotificationTaskFactory s_tasks = new(Options.Create(new QueueOptions()), TimeProvider.System);
+
+    private static IReadOnlyList<PreparedTask> Welcome(Student student) =>
+        s_tasks.PrepareAll([NotificationRequest.Sms(student.Phone, "Welcome " + student.Name) with
+        {
+            IdempotencyKey = $"welcome:{student.RollNumber}:sms", Correlation = new Correlation { StudentId = student.Id },
+        }]);
+
+    private static async Task<List<NotificationTask>> OutboxTasksAsync(StoreHarness stores) =>
+        [.. (await stores.Outbox.ReadOldestAsync(10_000, Ct)).Select(e => PreparedTask.FromBody(e.Body).Task)];
 
     // Students
 
@@ -555,6 +568,102 @@ public abstract class StoreContractTests
                 [DeliveryStatus.Queued] = 1, [DeliveryStatus.Sending] = 0, [DeliveryStatus.Sent] = 1, [DeliveryStatus.Retrying] = 0, [DeliveryStatus.Dead] = 1,
             },
             progress.ByStatus);
+    }
+
+    // The transactional outbox
+
+    [Fact]
+    public async Task Upsert_StoresAWelcomeForEachStudentItCreates_NotForThoseItUpdates_EachLoggedQueued()
+    {
+        await using var stores = await StartAsync();
+        var first = await stores.Students.UpsertManyAsync([Row("R1")], Welcome, Ct);
+
+        var second = await stores.Students.UpsertManyAsync([Row("R1", "Changed"), Row("R2")], Welcome, Ct);
+
+        Assert.Equal((1, 1), (first.NotificationsStored, second.NotificationsStored));
+        var tasks = await OutboxTasksAsync(stores);
+        var students = (await stores.Students.ListAsync(new PageRequest(), Ct)).Items;
+        // Each for the student it was built for, with that student's id (MongoDB orders the same millisecond by id, not by commit).
+        Assert.Equal(["welcome:R1:sms", "welcome:R2:sms"], tasks.Select(t => t.IdempotencyKey).Order());
+        Assert.Equal(students.Select(s => s.Id).Order(), tasks.Select(t => t.Correlation!.StudentId).Order());
+        foreach (var task in tasks)
+        {
+            var record = await stores.DeliveryLog.GetAsync(task.Id, Ct);
+            Assert.Equal((DeliveryStatus.Queued, task.Correlation!.StudentId), (record.Status, record.StudentId));
+        }
+        Assert.Equal(2, await stores.Outbox.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Upsert_StoresNeitherStudentsNorWelcomes_WhenBuildingAWelcomeFails()
+    {
+        await using var stores = await StartAsync();
+        var built = 0;
+        IReadOnlyList<PreparedTask> FailOnSecond(Student student) =>
+            ++built == 2 ? throw new InvalidNotificationException("An SMS needs a phone number.") : Welcome(student);
+
+        await Assert.ThrowsAsync<InvalidNotificationException>(() => stores.Students.UpsertManyAsync([Row("R1"), Row("R2")], FailOnSecond, Ct));
+
+        Assert.Equal(0, (await stores.Students.ListAsync(new PageRequest(), Ct)).Total);
+        Assert.Equal(0, await stores.Outbox.CountAsync(Ct));
+        Assert.Equal(0, (await stores.DeliveryLog.QueryAsync(new DeliveryQuery(), new PageRequest(), Ct)).Total);
+    }
+
+    [Fact]
+    public async Task Submission_StoresItsConfirmationWithIt_AndNeitherWhenItsIdIsTaken()
+    {
+        await using var stores = await StartAsync();
+        var form = await stores.Forms.CreateAsync(new NewForm("Feedback", true, []), Ct);
+        var id = RecordIds.New();
+        NewSubmission Submission() => new(form.Id, "s1", "R1", new Dictionary<string, string>(), Id: id)
+        {
+            Notifications = s_tasks.PrepareAll([NotificationRequest.Sms("+919876543210", "Thanks") with { IdempotencyKey = $"submission:{id}:sms" }]),
+        };
+        var stored = Submission();
+
+        await stores.Submissions.CreateAsync(stored, Ct);
+        await Assert.ThrowsAsync<DuplicateKeyException>(() => stores.Submissions.CreateAsync(Submission(), Ct));
+
+        Assert.Equal([stored.Notifications[0].Task.Id], (await OutboxTasksAsync(stores)).Select(t => t.Id));
+        Assert.Equal(1, (await stores.DeliveryLog.QueryAsync(new DeliveryQuery(), new PageRequest(), Ct)).Total);
+    }
+
+    [Fact]
+    public async Task Batches_StoreANoticeForEachStudentTheyAdd_NotForThoseAlreadyIn()
+    {
+        await using var stores = await StartAsync();
+        await stores.Students.UpsertManyAsync([Row("R1"), Row("R2"), Row("R3")], Ct);
+        var ids = (await stores.Students.ListAsync(new PageRequest(), Ct)).Items.Select(s => s.Id).ToList();
+        IReadOnlyList<PreparedTask> Notice(BatchMember member) => s_tasks.PrepareAll([NotificationRequest.Sms(member.Student.Phone, "Joined " + member.Batch.Name) with
+        {
+            IdempotencyKey = $"batch:{member.Batch.Id}:{member.Student.Id}:sms", Correlation = new Correlation { BatchId = member.Batch.Id, StudentId = member.Student.Id },
+        }]);
+
+        var created = await stores.Batches.CreateAsync(new NewBatch("CSE", [ids[0]]), Notice, Ct);
+        var added = await stores.Batches.AddStudentsAsync(created.Batch.Id, [ids[0], ids[1], ids[2]], Notice, Ct);
+
+        Assert.Equal(([ids[0]], 1), (created.AddedStudentIds, created.NotificationIds.Count));
+        Assert.Equal(new[] { ids[1], ids[2] }.Order(), added.AddedStudentIds.Order());
+        var tasks = await OutboxTasksAsync(stores);
+        Assert.Equal(created.NotificationIds.Concat(added.NotificationIds).Order(), tasks.Select(t => t.Id).Order());
+        Assert.Equal(ids.Order(), tasks.Select(t => t.Correlation!.StudentId!).Order());
+        Assert.Equal(3, (await stores.DeliveryLog.GetBatchProgressAsync(created.Batch.Id, Ct)).ByStatus[DeliveryStatus.Queued]);
+    }
+
+    [Fact]
+    public async Task Outbox_ReadsOldestFirst_AndRemovesOnlyTheEntriesItIsGiven()
+    {
+        await using var stores = await StartAsync();
+        await stores.Students.UpsertManyAsync([Row("R1"), Row("R2"), Row("R3")], Welcome, Ct);
+        var entries = await stores.Outbox.ReadOldestAsync(2, Ct);
+
+        await stores.Outbox.RemoveAsync([entries[0].TaskId, "01JNOTANENTRY0000000000000"], Ct);
+
+        Assert.Equal(2, entries.Count);
+        var left = await stores.Outbox.ReadOldestAsync(10, Ct);
+        Assert.Equal(entries[1].TaskId, left[0].TaskId);
+        Assert.Equal(2, await stores.Outbox.CountAsync(Ct));
+        Assert.Equal(entries[1].Body, left[0].Body);
     }
 }
 

@@ -30,6 +30,7 @@ internal sealed class StoreHarness : IAsyncDisposable
     public IFormSubmissionStore Submissions => Services.GetRequiredService<IFormSubmissionStore>();
     public IBatchStore Batches => Services.GetRequiredService<IBatchStore>();
     public IDeliveryLog DeliveryLog => Services.GetRequiredService<IDeliveryLog>();
+    public INotificationOutbox Outbox => Services.GetRequiredService<INotificationOutbox>();
 
     public static string NewSqliteFile() =>
         Path.Combine(Directory.CreateTempSubdirectory("store-tests-").FullName, "notifications.db");

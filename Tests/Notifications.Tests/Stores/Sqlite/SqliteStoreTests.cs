@@ -42,7 +42,7 @@ public sealed class SqliteStoreTests
     }
 
     [Fact]
-    public async Task Schema_MovesAVersion1File_ToFewerDeliveryIndexes_AndKeepsItsRows()
+    public async Task Schema_MovesAVersion1File_ToFewerDeliveryIndexes_AndAnOutbox_AndKeepsItsRows()
     {
         var file = StoreHarness.NewSqliteFile();
         await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
@@ -70,7 +70,8 @@ public sealed class SqliteStoreTests
 
         Assert.Equal(["ix_delivery_tasks_batch_status", "ix_delivery_tasks_created_at", "ix_delivery_tasks_recipient", "ix_delivery_tasks_status"],
             await QueryStringsAsync(file, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'delivery_tasks' AND sql IS NOT NULL ORDER BY name;"));
-        Assert.Equal(["2"], await QueryStringsAsync(file, "PRAGMA user_version;"));
+        Assert.Equal(["3"], await QueryStringsAsync(file, "PRAGMA user_version;"));
+        Assert.Equal(["0"], await QueryStringsAsync(file, "SELECT count(*) FROM notification_outbox;"));
         Assert.Equal(1, (await stores.DeliveryLog.GetBatchProgressAsync("b1", Ct)).Total);
     }
 
@@ -134,58 +135,6 @@ public sealed class SqliteStoreTests
         }
     }
 
-    [Fact]
-    public async Task GroupCommit_StoresEveryWriteOfAGroup_AndFailsOnlyTheWriteThatThrew()
-    {
-        await using var stores = await StoreHarness.StartSqliteAsync();
-        var database = stores.Services.GetRequiredService<SqliteDocumentDatabase>();
-        var student = await SeedStudentAsync(stores);
-        var form = await stores.Forms.CreateAsync(new NewForm("Feedback", true, [new FormField("comment", "Comment")]), Ct);
-
-        Task<FormSubmission>[] valid;
-        Task<FormSubmission> unknownForm;
-        // While this connection holds the process's write turn, the writes queue up and then commit as one group.
-        await using (await database.OpenForWritingAsync(Ct))
-        {
-            valid = [.. Enumerable.Range(0, 50).Select(i => stores.Submissions.CreateAsync(
-                new NewSubmission(form.Id, student.Id, student.RollNumber, new Dictionary<string, string> { ["comment"] = $"answer {i}" }), Ct))];
-            unknownForm = stores.Submissions.CreateAsync(new NewSubmission("no-such-form", student.Id, student.RollNumber, new Dictionary<string, string>()), Ct);
-            await Task.Delay(100, Ct);
-            Assert.All(valid, write => Assert.False(write.IsCompleted));
-        }
-
-        var stored = await Task.WhenAll(valid);
-        await Assert.ThrowsAsync<NotFoundException>(() => unknownForm);
-        var page = await stores.Submissions.ListByFormAsync(form.Id, new PageRequest(0, 100), Ct);
-        Assert.Equal(50, page.Total);
-        Assert.Equal(stored.Select(s => s.Id).Order(), page.Items.Select(s => s.Id).Order());
-    }
-
-    [Fact]
-    public async Task GroupCommit_AnswersACallerWhoGivesUpAtOnce_AndNeverRunsItsWrite()
-    {
-        await using var stores = await StoreHarness.StartSqliteAsync();
-        var database = stores.Services.GetRequiredService<SqliteDocumentDatabase>();
-        using var giveUp = new CancellationTokenSource();
-        var writes = 0;
-
-        Task<int> first, write;
-        await using (await database.OpenForWritingAsync(Ct))
-        {
-            // The writer takes the first write it finds and waits for the turn with it; the second waits in line.
-            first = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), Ct);
-            await Task.Delay(50, Ct);
-            write = database.WriteInGroupAsync(_ => Interlocked.Increment(ref writes), giveUp.Token);
-            giveUp.Cancel();
-            // Answered at once, while the write turn is still held and its group has not started.
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(TimeSpan.FromSeconds(5), Ct));
-            Assert.False(first.IsCompleted);
-        }
-
-        await first;
-        Assert.Equal(1, writes);
-    }
-
     private static async Task<List<string>> QueryStringsAsync(string file, string sql, int column = 0, Dictionary<string, object>? parameters = null)
     {
         await using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
@@ -206,11 +155,5 @@ public sealed class SqliteStoreTests
             values.Add(Convert.ToString(reader.GetValue(column), System.Globalization.CultureInfo.InvariantCulture)!);
         }
         return values;
-    }
-
-    private static async Task<Student> SeedStudentAsync(StoreHarness stores)
-    {
-        await stores.Students.UpsertManyAsync([new StudentUpsert("R1", "Asha", "asha@example.org", "+919876543210")], Ct);
-        return await stores.Students.GetByRollNumberAsync("R1", Ct);
     }
 }
