@@ -82,8 +82,15 @@ internal static class ConfigFiles
           bindIp: 127.0.0.1
         processManagement:
           timeZoneInfo: /usr/share/zoneinfo
+        # A one-member replica set: the services write a record and its notifications in one transaction, which
+        # needs one. install.sh initiates it once ({{MongoReplicaSet}}, member 127.0.0.1:{{MongoPort}}).
+        replication:
+          replSetName: {{MongoReplicaSet}}
         security:
           authorization: enabled
+          # A replica set with authorization needs a key file (members authenticate to each other with it);
+          # install.sh generates it once, readable by mongod only.
+          keyFile: {{MongoKeyFile}}
 
         """;
 

@@ -53,7 +53,8 @@ internal static class DeploymentReadme
             nginx and logrotate if missing; creates the `{{ServiceUser}}` user; generates the internal secrets once
             ({{string.Join(", ", GeneratedSecrets.Select(s => $"`{s}`"))}}, kept in `{{SecretsDirectory}}`) and fills them into
             the installed files; copies the env templates to `{{ConfigDirectory}}` only if they are not there yet
-            (your edits stay); creates the MongoDB users when `mongosh` is there; puts a self-signed certificate in
+            (your edits stay); initiates MongoDB's one-member replica set and creates the MongoDB users when `mongosh` is
+            there (see MongoDB below); puts a self-signed certificate in
             `{{TlsDirectory}}` until you replace it; enables and restarts everything. It ends by listing the
             secrets still to fill in: {{string.Join(", ", OperatorSecrets.Select(s => $"`{s}`"))}} in
             `{{ConfigDirectory}}/{{SharedEnvironmentFile}}`.
@@ -68,7 +69,7 @@ internal static class DeploymentReadme
             | `env/<service>.env` | `{{ConfigDirectory}}/<service>.env`: what the app model gives each service (connection strings, service URLs, limits) |
             | `env/{{BackupEnvironmentFile}}` | `{{ConfigDirectory}}/{{BackupEnvironmentFile}}` (root only): credentials for backups |
             | `redis.conf` | `/etc/redis/redis.conf` (Debian's original kept as `redis.conf.orig`) |
-            | `mongod.conf` | `/etc/mongod.conf` |
+            | `mongod.conf` | `/etc/mongod.conf` (its replica set key file, `{{MongoKeyFile}}`, is generated once) |
             | `nginx/{{SystemName}}.conf` | `/etc/nginx/sites-available/`, enabled |
             | `logrotate/{{SystemName}}` | `/etc/logrotate.d/{{SystemName}}` |
             | `backup.sh` | `{{BackupCommand}}` |
@@ -93,6 +94,16 @@ internal static class DeploymentReadme
             writes, so the Api cannot accept (202) a notification it could not keep. The default user is
             off; the services use `{{RedisAppUser}}`, backups and operators `{{RedisOpsUser}}`
             (`redis-cli --user {{RedisOpsUser}} --askpass`). AOF (fsync every second) plus RDB at 900/1, 300/10, 60/10000.
+
+            ## MongoDB
+
+            A one-member replica set, `{{MongoReplicaSet}}`: the services write each record and its notifications in one
+            transaction, and MongoDB runs transactions only on a replica set (the services refuse a standalone server at
+            start). Authorization is on, so the set needs the key file `{{MongoKeyFile}}` (mongod's only, mode 0400). The
+            services connect with `replicaSet={{MongoReplicaSet}}`. Without `mongosh`, do what install.sh would, once mongod runs:
+            `rs.initiate({ _id: "{{MongoReplicaSet}}", members: [{ _id: 0, host: "127.0.0.1:{{MongoPort}}" }] })` (the localhost
+            exception allows it before the first user), wait until `rs.status()` shows this member PRIMARY, then create
+            `{{MongoAdminUser}}` (role `root`) and `{{MongoAppUser}}` (`readWrite` on `{{MongoDatabase}}`) with the passwords in `{{SecretsDirectory}}`.
 
             ## Backups
 

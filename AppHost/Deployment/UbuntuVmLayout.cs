@@ -26,6 +26,10 @@ public static class UbuntuVmLayout
     public const string MongoDatabase = "suma_madam";
     public const string MongoAppUser = ServiceUser;
     public const string MongoAdminUser = "admin";
+    // mongod runs as a one-member replica set: the stores write a record and its notifications in one transaction.
+    public const string MongoReplicaSet = DocumentStoreBackend.MongoReplicaSet;
+    /// <summary>The replica set's key file (mongod refuses authorization on a replica set without one); install.sh makes it once.</summary>
+    public const string MongoKeyFile = "/etc/mongod.keyfile";
 
     /// <summary>Secrets <c>install.sh</c> generates once (kept in <see cref="SecretsDirectory"/>) and writes into the installed files.</summary>
     public static readonly IReadOnlyList<string> GeneratedSecrets =
@@ -43,7 +47,7 @@ public static class UbuntuVmLayout
         $"127.0.0.1:{RedisPort},user={RedisAppUser},password={Placeholder("REDIS_APP_PASSWORD")},defaultDatabase=0,abortConnect=false";
 
     public static string MongoAppUri =>
-        $"mongodb://{MongoAppUser}:{Placeholder("MONGODB_APP_PASSWORD")}@127.0.0.1:{MongoPort}/{MongoDatabase}?authSource={MongoDatabase}";
+        $"mongodb://{MongoAppUser}:{Placeholder("MONGODB_APP_PASSWORD")}@127.0.0.1:{MongoPort}/{MongoDatabase}?authSource={MongoDatabase}&replicaSet={MongoReplicaSet}";
 
     /// <summary>What each connection-string resource of the app model is on the VM.</summary>
     public static readonly IReadOnlyDictionary<string, string> ConnectionStrings = new Dictionary<string, string>

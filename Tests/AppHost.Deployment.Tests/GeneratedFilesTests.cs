@@ -148,7 +148,7 @@ public sealed class GeneratedFilesTests
     }
 
     [Fact]
-    public async Task MongodConf_IsYaml_WithTheCacheCappedLoopbackBindAndAuthorization()
+    public async Task MongodConf_IsYaml_WithTheCacheCappedLoopbackBindAuthorizationAndAReplicaSet()
     {
         var yaml = (await AppModel.GenerateAsync()).File("mongod.conf");
         var root = (Dictionary<object, object>)new YamlDotNet.Serialization.Deserializer().Deserialize<object>(yaml);
@@ -160,7 +160,44 @@ public sealed class GeneratedFilesTests
         Assert.Equal("127.0.0.1", At(root, "net", "bindIp"));
         Assert.Equal("enabled", At(root, "security", "authorization"));
         Assert.Equal("/var/lib/mongodb", At(root, "storage", "dbPath"));
-        Assert.Equal(["net", "processManagement", "security", "storage", "systemLog"], root.Keys.Cast<string>().Order(StringComparer.Ordinal));
+        // The services' transactions need a replica set; with authorization on, mongod needs its key file too.
+        Assert.Equal("rs0", At(root, "replication", "replSetName"));
+        Assert.Equal(UbuntuVmLayout.MongoKeyFile, At(root, "security", "keyFile"));
+        Assert.Equal(["net", "processManagement", "replication", "security", "storage", "systemLog"], root.Keys.Cast<string>().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task InstallScript_MakesTheKeyFileOnce_AndInitiatesTheReplicaSetBeforeTheFirstUser()
+    {
+        var install = (await AppModel.GenerateAsync()).File("install.sh");
+
+        Assert.Contains("""[ -s "$root/etc/mongod.keyfile" ] || (umask 077 && openssl rand -base64 756 > "$root/etc/mongod.keyfile")""", install, StringComparison.Ordinal);
+        Assert.Contains("chmod 0400 \"$root/etc/mongod.keyfile\"\n", install, StringComparison.Ordinal);
+
+        // Only a member without a configuration is initiated; then the script waits for it to be primary, and only
+        // then creates the first user (the localhost exception allows both, in this order).
+        var restart = install.IndexOf("systemctl restart mongod", StringComparison.Ordinal);
+        var unconfigured = install.IndexOf("if (!node.runCommand({ hello: 1 }).setName) {", StringComparison.Ordinal);
+        var initiate = install.IndexOf("""replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: "127.0.0.1:27017" }] }""", StringComparison.Ordinal);
+        var primary = install.IndexOf("node.runCommand({ hello: 1 }).isWritablePrimary", StringComparison.Ordinal);
+        var firstUser = install.IndexOf("""node.createUser({ user: "admin", pwd: process.env.ADMIN_PW, roles: ["root"] });""", StringComparison.Ordinal);
+        var appUser = install.IndexOf("app.createUser({ user: \"notifications\"", StringComparison.Ordinal);
+        Assert.All(new[] { restart, unconfigured, initiate, primary, firstUser, appUser }, index => Assert.True(index >= 0));
+        Assert.True(restart < unconfigured && unconfigured < initiate && initiate < primary && primary < firstUser && firstUser < appUser,
+            "restart mongod, initiate rs0 if unconfigured, wait for the primary, then the users");
+        // mongosh reaches an uninitiated member only with a direct connection.
+        Assert.DoesNotContain("mongodb://127.0.0.1:27017/admin\"", install, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServiceConnectionStrings_NameTheReplicaSet()
+    {
+        var files = await AppModel.GenerateAsync();
+        const string uri = "mongodb://notifications:__MONGODB_APP_PASSWORD__@127.0.0.1:27017/suma_madam?authSource=suma_madam&replicaSet=rs0\n";
+
+        Assert.Contains("ConnectionStrings__documents=" + uri, files.File("env/api.env"), StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings__documents=" + uri, files.File("env/notification-worker.env"), StringComparison.Ordinal);
+        Assert.Contains("MONGODB_URI=" + uri, files.File("env/notification-pipeline.env"), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -48,7 +48,7 @@ public sealed class InstallScriptTests
 
         string[] expected =
         [
-            "etc/redis/redis.conf", "etc/mongod.conf", "etc/nginx/sites-available/notification-pipeline.conf",
+            "etc/redis/redis.conf", "etc/mongod.conf", "etc/mongod.keyfile", "etc/nginx/sites-available/notification-pipeline.conf",
             "etc/logrotate.d/notification-pipeline", "usr/local/sbin/notification-pipeline-backup",
             "etc/systemd/system/notification-pipeline-api.service", "etc/systemd/system/notification-pipeline-backup.timer",
             "etc/notification-pipeline/api.env", "etc/notification-pipeline/backup.env",
@@ -61,6 +61,13 @@ public sealed class InstallScriptTests
             Assert.DoesNotContain(afterSecond, file => file.Value.Contains($"__{secret}__", StringComparison.Ordinal));
         }
         Assert.Contains("server_name api.example.test;", afterSecond["etc/nginx/sites-available/notification-pipeline.conf"], StringComparison.Ordinal);
+
+        // The replica set's key file: made on the first run only (unchanged above), mongod's alone, and a key mongod accepts
+        // (6 to 1024 base64 characters; line breaks do not count).
+        Assert.Equal(UnixFileMode.UserRead, File.GetUnixFileMode(Path.Combine(root, "etc/mongod.keyfile")));
+        var key = afterSecond["etc/mongod.keyfile"].Replace("\n", "", StringComparison.Ordinal);
+        Assert.InRange(key.Length, 6, 1024);
+        Assert.Matches("^[A-Za-z0-9+/=]+$", key);
 
         // The Redis it configured accepts the password the services were given, and the one backups use.
         var appPassword = EnvValue(afterSecond["etc/notification-pipeline/api.env"], "ConnectionStrings__redis")

@@ -103,6 +103,10 @@ if [ -e "$root/etc/redis/redis.conf" ] && [ ! -e "$root/etc/redis/redis.conf.ori
 fi
 put_filled 0640 redis:redis "$here/redis.conf" "$root/etc/redis/redis.conf"
 put_filled 0644 root:root "$here/mongod.conf" "$root/etc/mongod.conf"
+# The replica set's key file (mongod.conf: security.keyFile), made once; mongod refuses one others can read.
+[ -s "$root/etc/mongod.keyfile" ] || (umask 077 && openssl rand -base64 756 > "$root/etc/mongod.keyfile")
+chmod 0400 "$root/etc/mongod.keyfile"
+if id -u mongodb >/dev/null 2>&1; then system chown mongodb:mongodb "$root/etc/mongod.keyfile"; fi
 put_filled 0644 root:root "$here/nginx/notification-pipeline.conf" "$root/etc/nginx/sites-available/notification-pipeline.conf"
 ln -sfn ../sites-available/notification-pipeline.conf "$root/etc/nginx/sites-enabled/notification-pipeline.conf"
 put 0644 root:root "$here/logrotate/notification-pipeline" "$root/etc/logrotate.d/notification-pipeline"
@@ -141,24 +145,39 @@ if [ -z "$root" ]; then
     systemctl restart mongod
     if command -v mongosh >/dev/null; then
       for _ in $(seq 1 30); do
-        mongosh --quiet --nodb --eval 'connect("mongodb://127.0.0.1:27017/admin").runCommand({ ping: 1 })' >/dev/null 2>&1 && break
+        mongosh --quiet --nodb --eval 'connect("mongodb://127.0.0.1:27017/admin?directConnection=true").runCommand({ ping: 1 })' >/dev/null 2>&1 && break
         sleep 1
       done
-      # First run: the localhost exception lets us create the first user (admin); then the app's user.
+      # The one-member replica set rs0 (the services write transactions, which need one): initiated
+      # once, then waited for until this member is primary; then the users. On the first run the localhost
+      # exception allows the initiation and the first user (admin); later runs sign in as admin.
       ADMIN_PW="$(cat "$secrets/MONGODB_ADMIN_PASSWORD")" APP_PW="$(cat "$secrets/MONGODB_APP_PASSWORD")" mongosh --quiet --nodb --eval '
-        const adminUri = "mongodb://admin:" + process.env.ADMIN_PW + "@127.0.0.1:27017/admin?authSource=admin";
-        let admin;
-        try { admin = connect(adminUri); admin.runCommand({ ping: 1 }); admin.getUsers(); }
-        catch (e) {
-          connect("mongodb://127.0.0.1:27017/admin").createUser({ user: "admin", pwd: process.env.ADMIN_PW, roles: ["root"] });
+        const localUri = "mongodb://127.0.0.1:27017/admin?directConnection=true";
+        const adminUri = "mongodb://admin:" + process.env.ADMIN_PW + "@127.0.0.1:27017/admin?authSource=admin&directConnection=true";
+        let admin = null;
+        try {
+          admin = connect(adminUri);
+          if (admin.runCommand({ connectionStatus: 1 }).authInfo.authenticatedUsers.length === 0) { admin = null; }
+        } catch (e) { admin = null; }
+        const node = admin ?? connect(localUri);
+        if (!node.runCommand({ hello: 1 }).setName) {
+          // rs.initiate(), once: a member with a configuration names its set in hello.
+          try { node.adminCommand({ replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: "127.0.0.1:27017" }] } }); }
+          catch (e) { if (e.code !== 23) { throw e; } } // 23 AlreadyInitialized: a restart still loading its configuration
+        }
+        let primary = false;
+        for (let i = 0; i < 60 && !(primary = node.runCommand({ hello: 1 }).isWritablePrimary); i++) { sleep(1000); }
+        if (!primary) { throw new Error("replica set rs0: no primary after 60 s"); }
+        if (!admin) {
+          node.createUser({ user: "admin", pwd: process.env.ADMIN_PW, roles: ["root"] });
           admin = connect(adminUri);
         }
         const app = admin.getSiblingDB("suma_madam");
         if (!app.getUser("notifications")) {
           app.createUser({ user: "notifications", pwd: process.env.APP_PW, roles: [{ role: "readWrite", db: "suma_madam" }] });
-        }' || echo "warning: could not create the MongoDB users: see README.md"
+        }' || echo "warning: could not set up the MongoDB replica set and users: see README.md"
     else
-      echo "warning: mongosh missing: create the MongoDB users by hand (README.md)"
+      echo "warning: mongosh missing: initiate the replica set and create the MongoDB users by hand (README.md)"
     fi
   fi
   nginx -t

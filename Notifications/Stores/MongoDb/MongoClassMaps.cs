@@ -93,6 +93,12 @@ internal static class MongoClassMaps
             map.AutoMap();
             map.MapMember(d => d.At).SetSerializer(utc);
         });
+        BsonClassMap.TryRegisterClassMap<OutboxDocument>(map =>
+        {
+            map.AutoMap();
+            map.MapIdMember(d => d.TaskId);
+            map.MapMember(d => d.CreatedAt).SetSerializer(utc);
+        });
         return true;
     }
 }

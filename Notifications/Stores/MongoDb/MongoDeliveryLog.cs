@@ -13,21 +13,46 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
 {
     private static readonly FilterDefinitionBuilder<DeliveryDocument> s_filter = Builders<DeliveryDocument>.Filter;
 
-    public async Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default)
+    public async Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default) =>
+        await AppendCheckedAsync(database, null, [StoreInput.Event(deliveryEvent)], cancellationToken).ConfigureAwait(false);
+
+    public async Task AppendManyAsync(IReadOnlyCollection<DeliveryEvent> deliveryEvents, CancellationToken cancellationToken = default)
     {
-        var input = StoreInput.Event(deliveryEvent);
-        var filter = s_filter.Eq(d => d.TaskId, input.TaskId);
-        var update = BuildAppendUpdate(input);
-        var options = new UpdateOptions { IsUpsert = true };
+        ArgumentNullException.ThrowIfNull(deliveryEvents);
+        await AppendCheckedAsync(database, null, [.. deliveryEvents.Select(StoreInput.Event)], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Appends checked events (<see cref="StoreInput.Event"/>) as one ordered bulk write of upserts, each the
+    /// update of <see cref="BuildAppendUpdate"/>; inside <paramref name="session"/>'s transaction when one is given
+    /// (the outbox's Queued events commit with the records that caused them).
+    /// </summary>
+    internal static async Task AppendCheckedAsync(MongoDocumentDatabase database, IClientSessionHandle? session,
+        IReadOnlyList<DeliveryEvent> events, CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+        var models = events.Select(e => (WriteModel<DeliveryDocument>)new UpdateOneModel<DeliveryDocument>(
+            s_filter.Eq(d => d.TaskId, e.TaskId), BuildAppendUpdate(e)) { IsUpsert = true }).ToList();
+        var options = new BulkWriteOptions { IsOrdered = true };
         try
         {
-            await database.DeliveryLog.UpdateOneAsync(filter, update, options, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(models).ConfigureAwait(false);
         }
-        catch (MongoWriteException ex) when (ex.IsDuplicateKey())
+        catch (MongoBulkWriteException<DeliveryDocument> ex) when (session is null && ex.IsDuplicateKey())
         {
-            // Two first events for one task raced to insert it; the loser's retry now finds the document.
-            await database.DeliveryLog.UpdateOneAsync(filter, update, options, cancellationToken).ConfigureAwait(false);
+            // Two first events for one task raced to insert it. The ordered write stopped at the loser, whose retry
+            // (with the events after it) now finds the document. In a transaction the server has aborted the whole
+            // transaction instead; there a concurrent insert is a write conflict, which the transaction retries.
+            var failed = ex.WriteErrors.Min(e => e.Index);
+            await WriteAsync(models.GetRange(failed, models.Count - failed)).ConfigureAwait(false);
         }
+
+        Task WriteAsync(List<WriteModel<DeliveryDocument>> batch) => session is null
+            ? database.DeliveryLog.BulkWriteAsync(batch, options, cancellationToken)
+            : database.DeliveryLog.BulkWriteAsync(session, batch, options, cancellationToken);
     }
 
     /// <summary>
@@ -38,8 +63,8 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
     internal static UpdateDefinition<DeliveryDocument> BuildAppendUpdate(DeliveryEvent e)
     {
         var at = new BsonDateTime(e.At.UtcDateTime);
-        // Of two events as new, the one written later wins, unless it is a Queued event: the Api writes those in
-        // the background, often after the worker's Sending of the same instant. A first event always wins.
+        // Of two events as new, the one written later wins, unless it is a Queued event: a task is Queued first, so a
+        // Queued of the same instant as another event is never the news. A first event always wins.
         var isNewer = e.Status == DeliveryStatus.Queued
             ? new BsonDocument("$gt", new BsonArray { at, new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), new BsonDateTime(DateTime.UnixEpoch) }) })
             : new BsonDocument("$gte", new BsonArray { at, new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), at }) });

@@ -5,8 +5,11 @@ using MongoDB.Driver;
 namespace Notifications.Stores.MongoDb;
 
 /// <summary>
-/// The MongoDB system of record: one client for the process (the driver pools connections), the five
+/// The MongoDB system of record: one client for the process (the driver pools connections), the six
 /// collections and their indexes. The driver traces its own commands (<c>MongoTelemetry.ActivitySourceName</c>).
+/// A record and the notifications it causes are written in one multi-document transaction
+/// (<see cref="InTransactionAsync"/>), so the server must be a replica set member (a one-member set will do) or a
+/// mongos; <see cref="EnsureSchemaAsync"/> refuses a standalone server at start.
 /// </summary>
 internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
 {
@@ -15,9 +18,17 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
     public const string SubmissionsCollection = "form_submissions";
     public const string BatchesCollection = "batches";
     public const string DeliveryLogCollection = "delivery_log";
+    public const string OutboxCollection = "notification_outbox";
     public const string DeliveryTtlIndexName = "ttl_updatedAt";
 
     private const int IndexOptionsConflict = 85;
+    private const int NamespaceExists = 48;
+
+    // Snapshot reads: the checks and the "before" a transaction reads see one point in time, and a concurrent
+    // write to the same document makes one of the two transactions fail with a write conflict, which
+    // WithTransactionAsync retries. Majority writes: a commit the caller was told about survives a failover.
+    private static readonly TransactionOptions s_transactionOptions =
+        new(ReadConcern.Snapshot, ReadPreference.Primary, WriteConcern.WMajority);
 
     private readonly MongoClient _client;
     private readonly TimeSpan _deliveryLogRetention;
@@ -34,6 +45,7 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
         Submissions = Database.GetCollection<SubmissionDocument>(SubmissionsCollection);
         Batches = Database.GetCollection<BatchDocument>(BatchesCollection);
         DeliveryLog = Database.GetCollection<DeliveryDocument>(DeliveryLogCollection);
+        Outbox = Database.GetCollection<OutboxDocument>(OutboxCollection);
     }
 
     public DocumentStoreProvider Provider => DocumentStoreProvider.MongoDb;
@@ -43,6 +55,22 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
     public IMongoCollection<SubmissionDocument> Submissions { get; }
     public IMongoCollection<BatchDocument> Batches { get; }
     public IMongoCollection<DeliveryDocument> DeliveryLog { get; }
+    public IMongoCollection<OutboxDocument> Outbox { get; }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one multi-document transaction and commits it. The driver's
+    /// <c>WithTransactionAsync</c> runs <paramref name="work"/> again when the transaction fails with a transient
+    /// error (a write conflict with a concurrent writer, a failover) and retries a commit whose outcome is
+    /// unknown, for up to two minutes; so <paramref name="work"/> must build everything it writes (new ids,
+    /// times, lists, notifications) inside itself, and keep nothing from an earlier attempt. Any other exception
+    /// aborts the transaction and reaches the caller unchanged.
+    /// </summary>
+    public async Task<TResult> InTransactionAsync<TResult>(
+        Func<IClientSessionHandle, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    {
+        using var session = await _client.StartSessionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        return await session.WithTransactionAsync(work, s_transactionOptions, cancellationToken).ConfigureAwait(false);
+    }
 
     public static IReadOnlyList<CreateIndexModel<StudentDocument>> StudentIndexes()
     {
@@ -86,6 +114,9 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
 
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
+        await ThrowIfStandaloneAsync(cancellationToken).ConfigureAwait(false);
+        // Every collection a transaction writes exists before the first transaction: a transaction cannot always
+        // create one (not before MongoDB 4.4, nor on a sharded cluster across shards).
         // createIndexes also creates a missing collection, and is a no-op for an index that already exists.
         await Students.Indexes.CreateManyAsync(StudentIndexes(), cancellationToken).ConfigureAwait(false);
         await Forms.Indexes.CreateManyAsync(FormIndexes(), cancellationToken).ConfigureAwait(false);
@@ -101,6 +132,49 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
             await Database.RunCommandAsync<BsonDocument>(RetentionChangeCommand(_deliveryLogRetention), cancellationToken: cancellationToken).ConfigureAwait(false);
             await DeliveryLog.Indexes.CreateManyAsync(DeliveryLogIndexes(_deliveryLogRetention), cancellationToken).ConfigureAwait(false);
         }
+        // The outbox needs no index but _id (task ids are ULIDs: _id order is creation order), so nothing else creates it.
+        try
+        {
+            await Database.CreateCollectionAsync(OutboxCollection, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (MongoCommandException ex) when (ex.Code == NamespaceExists)
+        {
+            // Made by an earlier start, or by the other service starting at the same moment.
+        }
+    }
+
+    /// <summary>
+    /// A standalone server refuses transactions, and every upload, batch and submission writes one; say so at
+    /// start, not at the first write.
+    /// </summary>
+    private async Task ThrowIfStandaloneAsync(CancellationToken cancellationToken)
+    {
+        var hello = await _client.GetDatabase("admin")
+            .RunCommandAsync<BsonDocument>(new BsonDocument("hello", 1), cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (TransactionsUnavailableReason(hello) is { } reason)
+        {
+            var servers = string.Join(",", _client.Settings.Servers.Select(s => s.ToString()));
+            throw new InvalidOperationException(
+                $"The MongoDB server at {servers} {reason}, but the document store writes each record and its notifications in one " +
+                "transaction, which needs a replica set. Start mongod with a replica set name (--replSet rs0, or " +
+                "replication.replSetName in mongod.conf), run rs.initiate() once, and name the set in the connection string " +
+                "(replicaSet=rs0, or directConnection=true); or use the SQLite document store.");
+        }
+    }
+
+    /// <summary>
+    /// Why a server whose <c>hello</c> reply this is cannot run transactions, or null when it can: a replica set
+    /// member (<c>setName</c>) or a mongos (<c>msg: "isdbgrid"</c>) can.
+    /// </summary>
+    internal static string? TransactionsUnavailableReason(BsonDocument hello)
+    {
+        if (hello.Contains("setName") || (hello.TryGetValue("msg", out var msg) && msg.IsString && msg.AsString == "isdbgrid"))
+        {
+            return null;
+        }
+        return hello.TryGetValue("isreplicaset", out var isReplicaSet) && isReplicaSet.ToBoolean()
+            ? "has a replica set name but its replica set was never initiated"
+            : "is a standalone server";
     }
 
     public static BsonDocument RetentionChangeCommand(TimeSpan retention) => new()

@@ -79,3 +79,15 @@ internal sealed class DeliveryEventDocument
     public string? Error { get; set; }
     public string? ProviderMessageId { get; set; }
 }
+
+/// <summary>
+/// A notification waiting in the outbox. The id is the task id, a ULID: its order is creation order, so sorting by
+/// <c>_id</c> reads the oldest first.
+/// </summary>
+internal sealed class OutboxDocument
+{
+    public string TaskId { get; set; } = "";
+    /// <summary>The task body exactly as the Api serialized it; the relay enqueues these bytes.</summary>
+    public byte[] Body { get; set; } = [];
+    public DateTime CreatedAt { get; set; }
+}

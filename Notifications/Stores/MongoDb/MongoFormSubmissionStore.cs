@@ -4,6 +4,10 @@ using MongoDB.Driver;
 
 namespace Notifications.Stores.MongoDb;
 
+/// <summary>
+/// Form submissions in MongoDB. A call's submissions and their notifications (outbox and Queued delivery
+/// records) are written in one transaction, after every submission is checked and every form found.
+/// </summary>
 internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, TimeProvider time) : IFormSubmissionStore
 {
     private static readonly FilterDefinitionBuilder<SubmissionDocument> s_filter = Builders<SubmissionDocument>.Filter;
@@ -13,40 +17,47 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
     {
         ArgumentNullException.ThrowIfNull(submissions);
         var now = time.GetUtcNow();
-        var documents = submissions.Select(submission =>
-        {
-            var input = StoreInput.Submission(submission, now);
-            return new SubmissionDocument
-            {
-                Id = input.Id!,
-                FormId = input.FormId,
-                StudentId = input.StudentId,
-                RollNumber = input.RollNumber,
-                Answers = new Dictionary<string, string>(input.Answers, StringComparer.Ordinal),
-                Status = input.Status,
-                SubmittedAt = input.SubmittedAt!.Value.UtcDateTime,
-            };
-        }).ToList();
-        if (documents.Count == 0)
+        // The ids are fixed here, before the transaction: the submissions' confirmations already carry them.
+        var inputs = submissions.Select(submission => StoreInput.Submission(submission, now)).ToList();
+        if (inputs.Count == 0)
         {
             return [];
         }
-        foreach (var formId in documents.Select(d => d.FormId).Distinct(StringComparer.Ordinal))
-        {
-            await ThrowIfFormUnknownAsync(formId, cancellationToken).ConfigureAwait(false);
-        }
-        await ThrowIfAnyGivenIdIsTakenAsync(submissions, cancellationToken).ConfigureAwait(false);
+        var notifications = submissions.SelectMany(s => s.Notifications ?? []).ToList();
         try
         {
-            await database.Submissions.InsertManyAsync(documents, new InsertManyOptions { IsOrdered = true }, cancellationToken).ConfigureAwait(false);
+            return await database.InTransactionAsync(async (session, ct) =>
+            {
+                foreach (var formId in inputs.Select(i => i.FormId).Distinct(StringComparer.Ordinal))
+                {
+                    await ThrowIfFormUnknownAsync(session, formId, ct).ConfigureAwait(false);
+                }
+                await ThrowIfAnyGivenIdIsTakenAsync(session, submissions, ct).ConfigureAwait(false);
+                // A fresh list in each attempt: a retried transaction writes what the first attempt would have.
+                var documents = inputs.ConvertAll(ToDocument);
+                await database.Submissions.InsertManyAsync(session, documents, new InsertManyOptions { IsOrdered = true }, ct).ConfigureAwait(false);
+                // Each submission's confirmation commits with it: a stored submission is never without its notifications.
+                await MongoOutbox.AddAsync(database, session, notifications, now, ct).ConfigureAwait(false);
+                return (IReadOnlyList<FormSubmission>)documents.ConvertAll(ToSubmission);
+            }, cancellationToken).ConfigureAwait(false);
         }
-        catch (MongoException ex) when (ex.IsDuplicateKey())
+        catch (MongoBulkWriteException<SubmissionDocument> ex) when (ex.IsDuplicateKey())
         {
             // Only a race with another writer of the same given id gets here (the check above saw none).
             throw StoreInput.SubmissionIdsTaken(submissions, ex);
         }
-        return documents.ConvertAll(ToSubmission);
     }
+
+    private static SubmissionDocument ToDocument(NewSubmission input) => new()
+    {
+        Id = input.Id!,
+        FormId = input.FormId,
+        StudentId = input.StudentId,
+        RollNumber = input.RollNumber,
+        Answers = new Dictionary<string, string>(input.Answers, StringComparer.Ordinal),
+        Status = input.Status,
+        SubmittedAt = input.SubmittedAt!.Value.UtcDateTime,
+    };
 
     public async Task<FormSubmission> GetAsync(string id, CancellationToken cancellationToken = default)
     {
@@ -69,7 +80,7 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
     public async Task<FormAnalytics> GetAnalyticsAsync(string formId, CancellationToken cancellationToken = default)
     {
         var checkedFormId = StoreInput.Id(formId, "formId");
-        await ThrowIfFormUnknownAsync(checkedFormId, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFormUnknownAsync(null, checkedFormId, cancellationToken).ConfigureAwait(false);
         var result = await database.Submissions.Aggregate(BuildAnalyticsPipeline(checkedFormId), cancellationToken: cancellationToken)
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         return ReadAnalytics(checkedFormId, result);
@@ -118,8 +129,8 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
         return new FormAnalytics(formId, perStatus.Values.Sum(), perDay, perStatus);
     }
 
-    /// <summary>An insert of many is not one transaction here: a taken id is found before anything is written.</summary>
-    private async Task ThrowIfAnyGivenIdIsTakenAsync(IReadOnlyList<NewSubmission> submissions, CancellationToken cancellationToken)
+    /// <summary>A taken id is found before anything is written, in the transaction that would write it.</summary>
+    private async Task ThrowIfAnyGivenIdIsTakenAsync(IClientSessionHandle session, IReadOnlyList<NewSubmission> submissions, CancellationToken cancellationToken)
     {
         var given = submissions.Select(s => s.Id).OfType<string>().ToList();
         if (given.Count == 0)
@@ -127,17 +138,20 @@ internal sealed class MongoFormSubmissionStore(MongoDocumentDatabase database, T
             return;
         }
         var taken = given.Count != given.Distinct(StringComparer.Ordinal).Count()
-            || await database.Submissions.CountDocumentsAsync(s_filter.In(s => s.Id, given), new CountOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false) > 0;
+            || await database.Submissions.CountDocumentsAsync(session, s_filter.In(s => s.Id, given), new CountOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false) > 0;
         if (taken)
         {
             throw StoreInput.SubmissionIdsTaken(submissions);
         }
     }
 
-    private async Task ThrowIfFormUnknownAsync(string formId, CancellationToken cancellationToken)
+    private async Task ThrowIfFormUnknownAsync(IClientSessionHandle? session, string formId, CancellationToken cancellationToken)
     {
-        var forms = await database.Forms.CountDocumentsAsync(Builders<FormDocument>.Filter.Eq(f => f.Id, formId),
-            new CountOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false);
+        var byId = Builders<FormDocument>.Filter.Eq(f => f.Id, formId);
+        var options = new CountOptions { Limit = 1 };
+        var forms = session is null
+            ? await database.Forms.CountDocumentsAsync(byId, options, cancellationToken).ConfigureAwait(false)
+            : await database.Forms.CountDocumentsAsync(session, byId, options, cancellationToken).ConfigureAwait(false);
         if (forms == 0)
         {
             throw new NotFoundException("form", formId);

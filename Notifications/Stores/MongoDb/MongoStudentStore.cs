@@ -1,18 +1,20 @@
 using MongoDB.Driver;
+using Notifications.Queue;
 
 namespace Notifications.Stores.MongoDb;
 
 /// <summary>
-/// Students in MongoDB. A bulk upsert is validated whole before anything is sent, then written as one
-/// ordered bulk write of upserts keyed by roll number. Outside a transaction MongoDB cannot undo a bulk
-/// write that the server stops halfway (a lost connection, a stepdown); the caller then gets the exception,
-/// never a success, and repeating the same upload converges because every write is an idempotent upsert.
+/// Students in MongoDB. A bulk upsert is validated whole before anything is sent, then written as one ordered
+/// bulk write of upserts keyed by roll number, in one transaction with the welcomes of the students it creates
+/// (outbox and Queued delivery records): a server that fails midway (a lost connection, a stepdown) leaves
+/// neither rows nor welcomes, and the caller gets the exception.
 /// </summary>
 internal sealed class MongoStudentStore(MongoDocumentDatabase database, TimeProvider time) : IStudentStore
 {
     private static readonly FilterDefinitionBuilder<StudentDocument> s_filter = Builders<StudentDocument>.Filter;
 
-    public async Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, CancellationToken cancellationToken = default)
+    public async Task<UpsertCounts> UpsertManyAsync(IReadOnlyCollection<StudentUpsert> students, NotificationsFor<Student>? welcome,
+        CancellationToken cancellationToken)
     {
         var rows = StoreInput.Students(students);
         if (rows.Count == 0)
@@ -21,12 +23,31 @@ internal sealed class MongoStudentStore(MongoDocumentDatabase database, TimeProv
         }
         try
         {
-            var result = await database.Students.BulkWriteAsync(
-                BuildUpsertModels(rows, time.GetUtcNow()), new BulkWriteOptions { IsOrdered = true }, cancellationToken).ConfigureAwait(false);
-            return new UpsertCounts(result.Upserts.Count, (int)result.MatchedCount)
+            return await database.InTransactionAsync(async (session, ct) =>
             {
-                InsertedRollNumbers = [.. result.Upserts.OrderBy(u => u.Index).Select(u => rows[u.Index].RollNumber)],
-            };
+                // Everything is made anew in each attempt: a retried transaction writes fresh ids and welcomes.
+                var at = FieldValidation.ToStoredPrecision(time.GetUtcNow());
+                var ids = rows.Select(_ => RecordIds.New()).ToList();
+                var result = await database.Students.BulkWriteAsync(
+                    session, BuildUpsertModels(rows, ids, at), new BulkWriteOptions { IsOrdered = true }, ct).ConfigureAwait(false);
+                // Upserts lists the rows the write inserted; their _id is the one $setOnInsert wrote, ids[index].
+                var inserted = result.Upserts.Select(u => u.Index).Order().ToList();
+                var welcomes = new List<PreparedTask>();
+                if (welcome is not null)
+                {
+                    foreach (var index in inserted)
+                    {
+                        var row = rows[index];
+                        welcomes.AddRange(welcome(new Student(ids[index], row.RollNumber, row.Name, row.Email, row.Phone, row.BatchId, at, at)));
+                    }
+                }
+                await MongoOutbox.AddAsync(database, session, welcomes, at, ct).ConfigureAwait(false);
+                return new UpsertCounts(inserted.Count, (int)result.MatchedCount)
+                {
+                    InsertedRollNumbers = [.. inserted.Select(index => rows[index].RollNumber)],
+                    NotificationsStored = welcomes.Count,
+                };
+            }, cancellationToken).ConfigureAwait(false);
         }
         catch (MongoBulkWriteException<StudentDocument> ex) when (ex.IsDuplicateKey())
         {
@@ -35,13 +56,16 @@ internal sealed class MongoStudentStore(MongoDocumentDatabase database, TimeProv
         }
     }
 
-    internal static List<WriteModel<StudentDocument>> BuildUpsertModels(IReadOnlyList<StudentUpsert> rows, DateTimeOffset now)
+    /// <summary>One upsert per row, matched on the roll number; a row it inserts gets <paramref name="ids"/>' id at its index.</summary>
+    internal static List<WriteModel<StudentDocument>> BuildUpsertModels(IReadOnlyList<StudentUpsert> rows, IReadOnlyList<string> ids, DateTimeOffset now)
     {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(ids.Count, rows.Count);
         var at = FieldValidation.ToStoredPrecision(now).UtcDateTime;
         var update = Builders<StudentDocument>.Update;
         var models = new List<WriteModel<StudentDocument>>(rows.Count);
-        foreach (var row in rows)
+        for (var i = 0; i < rows.Count; i++)
         {
+            var row = rows[i];
             models.Add(new UpdateOneModel<StudentDocument>(
                 s_filter.Eq(s => s.RollNumber, row.RollNumber),
                 update.Set(s => s.Name, row.Name)
@@ -49,7 +73,7 @@ internal sealed class MongoStudentStore(MongoDocumentDatabase database, TimeProv
                     .Set(s => s.Phone, row.Phone)
                     .Set(s => s.BatchId, row.BatchId)
                     .Set(s => s.UpdatedAt, at)
-                    .SetOnInsert(s => s.Id, RecordIds.New())
+                    .SetOnInsert(s => s.Id, ids[i])
                     .SetOnInsert(s => s.CreatedAt, at))
             { IsUpsert = true });
         }
@@ -100,6 +124,6 @@ internal sealed class MongoStudentStore(MongoDocumentDatabase database, TimeProv
         return found.ConvertAll(ToStudent);
     }
 
-    private static Student ToStudent(StudentDocument d) =>
+    internal static Student ToStudent(StudentDocument d) =>
         new(d.Id, d.RollNumber, d.Name, d.Email, d.Phone, d.BatchId, d.CreatedAt.ToOffset(), d.UpdatedAt.ToOffset());
 }

@@ -74,9 +74,46 @@ public sealed class MongoWithoutServerTests
     }
 
     [Fact]
+    public void OutboxDocument_RoundTripsThroughBson_WithTheTaskIdAsIdAndTheBodyAsBinary()
+    {
+        var entry = new OutboxDocument { TaskId = "01JQ0000000000000000000001", Body = "{\"id\":\"t\"}"u8.ToArray(), CreatedAt = s_at };
+
+        var bson = entry.ToBsonDocument();
+        var back = BsonSerializer.Deserialize<OutboxDocument>(bson);
+
+        Assert.Equal(["_id", "body", "createdAt"], bson.Names);
+        Assert.Equal("01JQ0000000000000000000001", bson["_id"].AsString);
+        Assert.Equal(BsonType.Binary, bson["body"].BsonType);
+        Assert.Equal(BsonBinarySubType.Binary, bson["body"].AsBsonBinaryData.SubType);
+        Assert.Equal(new BsonDateTime(s_at), bson["createdAt"]);
+        Assert.Equivalent(entry, back, strict: true);
+        Assert.Equal(DateTimeKind.Utc, back.CreatedAt.Kind);
+    }
+
+    [Fact]
+    public void Outbox_ReadsOldestFirstByTaskId_AndRemovesByTaskIds()
+    {
+        Assert.Equal(BsonDocument.Parse("""{ "_id": 1 }"""), MongoOutbox.OldestFirst.Render(Args<OutboxDocument>()));
+        Assert.Equal(
+            BsonDocument.Parse("""{ "_id": { "$in": [ "01JQ0000000000000000000001", "01JQ0000000000000000000002" ] } }"""),
+            MongoOutbox.BuildRemoveFilter(["01JQ0000000000000000000001", "01JQ0000000000000000000002"]).Render(Args<OutboxDocument>()));
+    }
+
+    [Theory]
+    [InlineData("""{ "isWritablePrimary": true, "setName": "rs0", "hosts": [ "127.0.0.1:27017" ] }""", null)]
+    [InlineData("""{ "isWritablePrimary": true, "msg": "isdbgrid" }""", null)]
+    [InlineData("""{ "isWritablePrimary": true }""", "is a standalone server")]
+    [InlineData("""{ "isWritablePrimary": false, "isreplicaset": true, "info": "Does not have a valid replica set config" }""", "has a replica set name but its replica set was never initiated")]
+    public void Transactions_NeedAReplicaSetMemberOrAMongos(string hello, string? reason)
+    {
+        Assert.Equal(reason, MongoDocumentDatabase.TransactionsUnavailableReason(BsonDocument.Parse(hello)));
+    }
+
+    [Fact]
     public void UpsertModels_MatchOnRollNumber_AndSetIdAndCreatedAtOnlyOnInsert()
     {
-        var models = MongoStudentStore.BuildUpsertModels([new StudentUpsert("21CS001", "Asha", "asha@example.org", "+919876543210", "cse")], s_at);
+        var models = MongoStudentStore.BuildUpsertModels(
+            [new StudentUpsert("21CS001", "Asha", "asha@example.org", "+919876543210", "cse")], ["65f000000000000000000001"], s_at);
 
         var model = Assert.IsType<UpdateOneModel<StudentDocument>>(Assert.Single(models));
         Assert.True(model.IsUpsert);
@@ -86,6 +123,8 @@ public sealed class MongoWithoutServerTests
             BsonDocument.Parse("""{ "name": "Asha", "email": "asha@example.org", "phone": "+919876543210", "batchId": "cse", "updatedAt": { "$date": "2026-03-14T09:30:00.123Z" } }"""),
             update["$set"]);
         Assert.Equal(["_id", "createdAt"], update["$setOnInsert"].AsBsonDocument.Names);
+        // The id the store keeps for the row, so that the student it welcomes is the one the upsert inserted.
+        Assert.Equal("65f000000000000000000001", update["$setOnInsert"]["_id"].AsString);
         Assert.Equal(new BsonDateTime(s_at), update["$setOnInsert"]["createdAt"]);
     }
 
@@ -98,7 +137,7 @@ public sealed class MongoWithoutServerTests
             Provider = DocumentStoreProvider.MongoDb,
             ConnectionString = "mongodb://127.0.0.1:9/notifications?serverSelectionTimeoutMS=200&connectTimeoutMS=200",
         }));
-        var store = new MongoStudentStore(database, TimeProvider.System);
+        IStudentStore store = new MongoStudentStore(database, TimeProvider.System);
         var rows = new[] { new StudentUpsert("R1", "Asha", "asha@example.org", "+919876543210"), new StudentUpsert("R2", "Ravi", "ravi@example.org", "12345") };
 
         var error = await Assert.ThrowsAsync<InvalidFieldException>(() => store.UpsertManyAsync(rows, TestContext.Current.CancellationToken));
