@@ -27,8 +27,9 @@ using ZiggyCreatures.Caching.Fusion.Serialization.SystemTextJson;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-// Redis health is judged by QueueHealthCheck: Redis away makes the Api Degraded (it spools), not Unhealthy.
-// Fail fast while disconnected, so a write goes to the spool at once instead of waiting in a backlog.
+// Redis health is judged by QueueHealthCheck: Redis away makes the Api Degraded (writes go on: their notifications
+// wait in the store's outbox), not Unhealthy. Fail fast while disconnected: a cache read or an idempotency
+// lookup then gives up at once instead of waiting in a backlog.
 builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true, options =>
 {
     options.BacklogPolicy = BacklogPolicy.FailFast;
@@ -50,7 +51,7 @@ AddValidatedOptions<UploadLimits>(builder, UploadLimits.SectionName);
 AddValidatedOptions<ValidationOptions>(builder, ValidationOptions.SectionName)
     .Validate(o => ContactValidator.IsKnownRegion(o.DefaultRegion), "Validation:DefaultRegion is not a region libphonenumber knows.");
 AddValidatedOptions<ApiCacheOptions>(builder, ApiCacheOptions.SectionName);
-AddValidatedOptions<SpoolOptions>(builder, SpoolOptions.SectionName);
+AddValidatedOptions<OutboxRelayOptions>(builder, OutboxRelayOptions.SectionName);
 AddValidatedOptions<MonitoringOptions>(builder, MonitoringOptions.SectionName);
 builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.SectionName).ValidateDataAnnotations().ValidateOnStart()
     .PostConfigure<IHostEnvironment>((options, environment) =>
@@ -60,16 +61,11 @@ builder.Services.AddSingleton<ContactValidator>();
 builder.Services.AddSingleton<NotificationTemplates>();
 builder.Services.AddSingleton<OutboxReader>();
 builder.Services.AddSingleton<IdempotentResponses>();
-builder.Services.AddSingleton<NotificationSpool>();
-builder.Services.AddSingleton<NotificationDispatcher>();
-// Hosted services stop in reverse order: the pipeline (which logs Queued events while it drains) stops
-// before the delivery-log writer, so its last events are still written.
-builder.Services.AddSingleton<DeliveryLogWriter>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryLogWriter>());
-builder.Services.AddSingleton<SubmissionPipeline>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<SubmissionPipeline>());
-builder.Services.AddSingleton<SpoolDrainer>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<SpoolDrainer>());
+builder.Services.AddSingleton<OutboxRelay>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+builder.Services.AddSingleton<SubmissionIntake>();
+builder.Services.AddSingleton<StudentImport>();
+builder.Services.AddSingleton<BatchNotices>();
 builder.Services.AddSingleton<ProcessMemoryReports>();
 builder.Services.AddSingleton<SystemMetrics>();
 builder.Services.AddSingleton<AlertBoard>();

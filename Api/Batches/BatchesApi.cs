@@ -14,7 +14,7 @@ public sealed record CreateBatchRequest(string Name, IReadOnlyList<string>? Stud
 
 public sealed record AddStudentsRequest(IReadOnlyList<string>? StudentIds);
 
-public sealed record StudentsAdded(string BatchId, int Added, int NotificationsQueued, IReadOnlyList<string> NotificationIds, string StatusUrl, bool Spooled);
+public sealed record StudentsAdded(string BatchId, int Added, int NotificationsQueued, IReadOnlyList<string> NotificationIds, string StatusUrl);
 
 public sealed record BatchProgress(long Sent, long Failed, long Pending, long Total);
 
@@ -34,24 +34,25 @@ public static class BatchesApi
     }
 
     internal static async Task<Results<Created<Batch>, ValidationProblem>> CreateAsync(CreateBatchRequest request, IBatchStore batches,
-        IStudentStore students, NotificationTemplates templates, NotificationDispatcher dispatcher, CancellationToken cancellationToken)
+        BatchNotices notices, OutboxRelay relay, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.Name))
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["is required."] });
         }
-        var created = await batches.CreateAsync(new NewBatch(request.Name, request.StudentIds), cancellationToken);
-        // The students a batch starts with are added as much as those added later: each gets the notice.
-        await NotifyAsync(created, created.StudentIds, students, templates, dispatcher, cancellationToken);
-        return TypedResults.Created($"/api/batches/{created.Id}", created);
+        // The students a batch starts with are added as much as those added later: each gets the notice, stored with the batch.
+        var created = await batches.CreateAsync(new NewBatch(request.Name, request.StudentIds), notices.For, cancellationToken);
+        relay.Notify();
+        return TypedResults.Created($"/api/batches/{created.Batch.Id}", created.Batch);
     }
 
     internal static async Task<Results<Accepted<StudentsAdded>, ValidationProblem>> AddStudentsAsync(
-        string id, AddStudentsRequest request, HttpContext context, IBatchStore batches, IStudentStore students,
-        NotificationTemplates templates, NotificationDispatcher dispatcher, IdempotentResponses responses, CancellationToken cancellationToken)
+        string id, AddStudentsRequest request, HttpContext context, IBatchStore batches, BatchNotices notices, OutboxRelay relay,
+        IdempotentResponses responses, CancellationToken cancellationToken)
     {
         var idempotencyKey = IdempotencyKeys.FromRequest(context, "batch-students:" + id);
-        if (await responses.FindAsync<StudentsAdded>(idempotencyKey) is { } earlier)
+        var fingerprint = IdempotentResponses.Fingerprint((request.StudentIds ?? []).Order(StringComparer.Ordinal));
+        if (await responses.FindAsync<StudentsAdded>(idempotencyKey, fingerprint) is { } earlier)
         {
             return TypedResults.Accepted(earlier.StatusUrl, earlier);
         }
@@ -60,49 +61,13 @@ public static class BatchesApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["studentIds"] = ["must name at least one student."] });
         }
 
-        var before = await batches.GetAsync(id, cancellationToken);
-        var batch = await batches.AddStudentsAsync(id, request.StudentIds, cancellationToken);
-        var alreadyIn = before.StudentIds.ToHashSet(StringComparer.Ordinal);
-        var added = batch.StudentIds.Where(s => !alreadyIn.Contains(s)).ToList();
-
-        var (queued, dispatched) = await NotifyAsync(batch, added, students, templates, dispatcher, cancellationToken);
-
-        var statusUrl = $"/api/batches/{batch.Id}";
-        var result = new StudentsAdded(batch.Id, added.Count, queued, dispatched.TaskIds, statusUrl, dispatched.Spooled);
-        await responses.SaveAsync(idempotencyKey, result);
+        // Only the students the batch did not have are added, and noticed, in the same transaction.
+        var change = await batches.AddStudentsAsync(id, request.StudentIds, notices.For, cancellationToken);
+        relay.Notify();
+        var statusUrl = $"/api/batches/{change.Batch.Id}";
+        var result = new StudentsAdded(change.Batch.Id, change.AddedStudentIds.Count, change.NotificationIds.Count, change.NotificationIds, statusUrl);
+        await responses.SaveAsync(idempotencyKey, fingerprint, result);
         return TypedResults.Accepted(statusUrl, result);
-    }
-
-    /// <summary>Queues the batch notice to each of <paramref name="studentIds"/>, already members of the batch.</summary>
-    private static async Task<(int Queued, DispatchResult Dispatched)> NotifyAsync(Batch batch, IReadOnlyList<string> studentIds, IStudentStore students,
-        NotificationTemplates templates, NotificationDispatcher dispatcher, CancellationToken cancellationToken)
-    {
-        var notifications = new List<NotificationRequest>(studentIds.Count * 2);
-        foreach (var student in await students.GetManyAsync(studentIds, cancellationToken))
-        {
-            notifications.AddRange(Notice(templates, batch, student));
-        }
-        return (notifications.Count, await dispatcher.DispatchAsync(notifications, cancellationToken));
-    }
-
-    private static NotificationRequest[] Notice(NotificationTemplates templates, Batch batch, Student student)
-    {
-        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, BatchName = batch.Name };
-        var sms = templates.Render(TemplateNames.BatchNotice, NotificationType.Sms, model);
-        var email = templates.Render(TemplateNames.BatchNotice, NotificationType.Email, model);
-        var correlation = new Correlation { BatchId = batch.Id, StudentId = student.Id };
-        // One notice per batch, student and channel, however often the request is retried.
-        return
-        [
-            NotificationRequest.Sms(student.Phone, sms.TextBody, NotificationPriority.Bulk) with
-            {
-                IdempotencyKey = $"batch:{batch.Id}:{student.Id}:sms", Correlation = correlation,
-            },
-            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody, NotificationPriority.Bulk) with
-            {
-                IdempotencyKey = $"batch:{batch.Id}:{student.Id}:email", Correlation = correlation,
-            },
-        ];
     }
 
     internal static async Task<Ok<PagedList<BatchView>>> ListAsync(int? page, int? pageSize, IBatchStore batches, IDeliveryLog deliveryLog,

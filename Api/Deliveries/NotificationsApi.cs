@@ -13,7 +13,7 @@ public static partial class NotificationsApi
 {
     public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder routes)
     {
-        // A student gets status URLs in the 202 of a submission (one task, or their list while Redis is away),
+        // A student gets status URLs in the 202 of a submission (one task, or their list for a retry),
         // so they may open them for their own notifications; everything else here is staff's.
         var group = routes.MapGroup("/api/notifications").WithTags("Notifications").RequireAuthorization(AuthPolicies.StaffOrStudent);
 
@@ -24,9 +24,9 @@ public static partial class NotificationsApi
     }
 
     /// <summary>
-    /// From the delivery log; a task the log does not have yet but the queue does is answered from the queue. The
-    /// Api writes its Queued events in the background (DeliveryLogWriter), so the status URL of a 202 may be
-    /// asked for before its event is written, and it must not answer 404 for a task that is on its way.
+    /// From the delivery log; a task the log does not have but the queue does is answered from the queue. The
+    /// Api's own notifications are logged as Queued with the write that causes them; tasks queued another way
+    /// (alert emails, the legacy intake) have no record until the worker starts on them, and must not be a 404.
     /// </summary>
     /// <remarks>A student asking for another student's task gets the same 404 as for an unknown one.</remarks>
     internal static async Task<Ok<DeliveryRecord>> GetAsync(string taskId, HttpContext context, IDeliveryLog deliveryLog, QueueMonitor queue,

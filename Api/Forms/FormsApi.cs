@@ -2,7 +2,6 @@ using Api.Auth;
 using Api.Caching;
 using Api.Exports;
 using Api.Idempotency;
-using Api.Sending;
 using Api.Students;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -19,8 +18,8 @@ public sealed record CreateFormRequest(string Title, bool IsActive, IReadOnlyLis
 
 public sealed record SubmitFormRequest(IReadOnlyDictionary<string, string>? Answers);
 
-/// <param name="Spooled">True when Redis was away: the notifications are on the Api's disk and get their ids once drained.</param>
-public sealed record SubmissionAccepted(string SubmissionId, IReadOnlyList<string> NotificationIds, string StatusUrl, bool Spooled);
+/// <param name="NotificationIds">The confirmation's task ids; empty for a retry whose first answer was not kept (its status URL then lists the student's SMS).</param>
+public sealed record SubmissionAccepted(string SubmissionId, IReadOnlyList<string> NotificationIds, string StatusUrl);
 
 public static class FormsApi
 {
@@ -73,11 +72,13 @@ public static class FormsApi
     }
 
     internal static async Task<Results<Accepted<SubmissionAccepted>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        string formId, SubmitFormRequest request, HttpContext context, RecordCache records, SubmissionPipeline pipeline,
+        string formId, SubmitFormRequest request, HttpContext context, RecordCache records, SubmissionIntake intake,
         IdempotentResponses responses, CancellationToken cancellationToken)
     {
         var idempotencyKey = IdempotencyKeys.FromRequest(context, "form-submission:" + formId);
-        if (await responses.FindAsync<SubmissionAccepted>(idempotencyKey) is { } earlier)
+        var answers = request.Answers ?? new Dictionary<string, string>();
+        var fingerprint = IdempotentResponses.Fingerprint(answers.OrderBy(a => a.Key, StringComparer.Ordinal).SelectMany(a => new[] { a.Key, a.Value }));
+        if (await responses.FindAsync<SubmissionAccepted>(idempotencyKey, fingerprint) is { } earlier)
         {
             return TypedResults.Accepted(earlier.StatusUrl, earlier);
         }
@@ -89,20 +90,17 @@ public static class FormsApi
         {
             return TypedResults.Problem($"The form '{form.Title}' is closed.", statusCode: StatusCodes.Status409Conflict);
         }
-        var answers = request.Answers ?? new Dictionary<string, string>();
         if (CheckAnswers(form, answers) is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        // Stored, confirmation queued (or spooled) and analytics invalidated together with the submissions
-        // that arrive at the same time.
-        var (submissionId, dispatched) = await pipeline.SubmitAsync(new SubmissionWork(form, student, answers, idempotencyKey), cancellationToken);
-        var statusUrl = dispatched.Spooled
-            ? $"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}"
-            : $"/api/notifications/{dispatched.TaskIds[0]}";
-        var accepted = new SubmissionAccepted(submissionId, dispatched.TaskIds, statusUrl, dispatched.Spooled);
-        await responses.SaveAsync(idempotencyKey, accepted);
+        var receipt = await intake.SubmitAsync(new SubmissionWork(form, student, answers, idempotencyKey), cancellationToken);
+        var statusUrl = receipt.NotificationIds is [var first, ..]
+            ? $"/api/notifications/{first}"
+            : $"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}";
+        var accepted = new SubmissionAccepted(receipt.SubmissionId, receipt.NotificationIds, statusUrl);
+        await responses.SaveAsync(idempotencyKey, fingerprint, accepted);
         return TypedResults.Accepted(statusUrl, accepted);
     }
 

@@ -34,33 +34,57 @@ public static class IdempotencyKeys
 }
 
 /// <summary>
-/// Remembers the answer given to a request with an <c>Idempotency-Key</c> for a day, so a retry gets
-/// the same ids. Best effort: without Redis the retry is answered afresh, and the notification keys
-/// (derived from the same header) still keep it from queueing twice.
+/// Remembers the answer given to a request with an <c>Idempotency-Key</c> for a day, with a fingerprint of the
+/// request, so a retry gets the same ids and the same key sent with another request gets a 422. Best effort:
+/// without Redis the retry is answered afresh, and the records and notification keys derived from the same header
+/// still keep it from being stored or queued twice.
 /// </summary>
 public sealed class IdempotentResponses(IConnectionMultiplexer redis)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
-    public async Task<T?> FindAsync<T>(string? key) where T : class
+    /// <summary>A hash of what a request asks for, in an order the caller makes canonical.</summary>
+    public static string Fingerprint(IEnumerable<string?> parts)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in parts)
+        {
+            // Length-prefixed, so ["ab", "c"] and ["a", "bc"] differ.
+            var bytes = Encoding.UTF8.GetBytes(part ?? "");
+            hash.AppendData(BitConverter.GetBytes(part is null ? -1 : bytes.Length));
+            hash.AppendData(bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <returns>The earlier answer to this key, or null when there is none (or Redis does not answer).</returns>
+    /// <exception cref="IdempotencyKeyReusedException">The key was used for a request with another fingerprint.</exception>
+    public async Task<T?> FindAsync<T>(string? key, string fingerprint) where T : class
     {
         if (key is null || !redis.IsConnected)
         {
             return null;
         }
+        RedisValue stored;
         try
         {
-            var stored = await redis.GetDatabase().StringGetAsync(RedisKeyOf(key)).ConfigureAwait(false);
-            return stored.IsNull ? null : JsonSerializer.Deserialize<T>((string)stored!, s_json);
+            stored = await redis.GetDatabase().StringGetAsync(RedisKeyOf(key)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return null;
         }
+        if (stored.IsNull || JsonSerializer.Deserialize<SavedResponse<T>>((string)stored!, s_json) is not { Response: { } response } saved)
+        {
+            return null;
+        }
+        return saved.Fingerprint == fingerprint
+            ? response
+            : throw new IdempotencyKeyReusedException("This Idempotency-Key was already used for a different request; send this one with a new key.");
     }
 
-    public async Task SaveAsync<T>(string? key, T response)
+    public async Task SaveAsync<T>(string? key, string fingerprint, T response)
     {
         if (key is null || !redis.IsConnected)
         {
@@ -68,7 +92,8 @@ public sealed class IdempotentResponses(IConnectionMultiplexer redis)
         }
         try
         {
-            await redis.GetDatabase().StringSetAsync(RedisKeyOf(key), JsonSerializer.Serialize(response, s_json), Lifetime).ConfigureAwait(false);
+            var saved = JsonSerializer.Serialize(new SavedResponse<T>(fingerprint, response), s_json);
+            await redis.GetDatabase().StringSetAsync(RedisKeyOf(key), saved, Lifetime).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -77,6 +102,8 @@ public sealed class IdempotentResponses(IConnectionMultiplexer redis)
     }
 
     private static RedisKey RedisKeyOf(string key) => "api:idempotency:" + key;
+
+    private sealed record SavedResponse<T>(string Fingerprint, T Response);
 }
 
 /// <summary>An Idempotency-Key sent again with a different request, or long after its first use (422).</summary>

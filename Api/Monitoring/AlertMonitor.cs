@@ -50,7 +50,7 @@ public sealed class AlertBoard(TimeProvider time)
 /// <see cref="MonitoringOptions.AlertCooldown"/> across every Api instance (a Redis key set with NX).
 /// </summary>
 public sealed partial class AlertMonitor(
-    SystemMetrics metrics, AlertBoard board, NotificationDispatcher dispatcher, IConnectionMultiplexer redis,
+    SystemMetrics metrics, AlertBoard board, NotificationQueue queue, IConnectionMultiplexer redis,
     IOptionsMonitor<MonitoringOptions> options, TimeProvider time, ILogger<AlertMonitor> logger) : BackgroundService
 {
     public const string CooldownKeyPrefix = "{monitoring}:alert:";
@@ -94,7 +94,8 @@ public sealed partial class AlertMonitor(
             {
                 IdempotencyKey = $"alert:{alert.Metric}:{window}:{admin}",
             }).ToList();
-            await dispatcher.DispatchAsync(requests, cancellationToken).ConfigureAwait(false);
+            // Straight to the queue: an alert belongs to no stored change, and Redis has just answered.
+            await queue.EnqueueManyAsync(requests, cancellationToken).ConfigureAwait(false);
             alerted.Add(alert.Metric);
         }
         return alerted;

@@ -79,7 +79,7 @@ public static class MonitoringApi
         {
             dependencies.Add(new DependencyHealth("redis", queue.Status == HealthStatus.Healthy || (redis.IsConnected && queue.Status == HealthStatus.Degraded) ? "healthy" : "unhealthy",
                 queue.Description));
-            dependencies.Add(new DependencyHealth("spool", queue.Status.ToString().ToLowerInvariant(), queue.Description));
+            dependencies.Add(new DependencyHealth("outbox", queue.Status.ToString().ToLowerInvariant(), queue.Description));
         }
         if (report.Entries.TryGetValue(DocumentStoreExtensions.HealthCheckName, out var store))
         {

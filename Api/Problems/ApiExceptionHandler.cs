@@ -1,4 +1,3 @@
-using Api.Hosting;
 using Api.Idempotency;
 using Api.Students;
 using Microsoft.AspNetCore.Diagnostics;
@@ -9,7 +8,7 @@ namespace Api.Problems;
 
 /// <summary>
 /// Turns the typed errors of the stores, the queue and request parsing into ProblemDetails, so every
-/// caller mistake is a 4xx with a reason, and a stopping Api a 503; anything else stays a 500 (a bug).
+/// caller mistake is a 4xx with a reason; anything else stays a 500 (a bug).
 /// </summary>
 public sealed class ApiExceptionHandler(IProblemDetailsService problemDetails) : IExceptionHandler
 {
@@ -24,7 +23,6 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problemDetails) :
             InvalidNotificationException e => (StatusCodes.Status400BadRequest, "Invalid notification", e.Message, null),
             UploadRejectedException e => (e.StatusCode, "Upload rejected", e.Message, null),
             BadHttpRequestException e => (e.StatusCode, "Bad request", e.Message, null),
-            ShuttingDownException e => (StatusCodes.Status503ServiceUnavailable, "Shutting down", e.Message, null),
             IdempotencyKeyReusedException e => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused", e.Message, null),
             _ => (0, "", "", (Dictionary<string, string[]>?)null),
         };
@@ -34,11 +32,6 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problemDetails) :
         }
 
         httpContext.Response.StatusCode = status;
-        if (exception is ShuttingDownException)
-        {
-            // Another instance, or this one restarted, takes it in a moment.
-            httpContext.Response.Headers.RetryAfter = "5";
-        }
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         if (errors is not null)
         {

@@ -52,20 +52,43 @@ public static class StudentColumns
     }
 }
 
-/// <summary>Reads an uploaded CSV (CsvHelper) or XLSX (MiniExcel) into a header and rows, within the upload limits.</summary>
+/// <summary>An opened sheet: its header, and its data rows read one by one as they are enumerated.</summary>
+public sealed record OpenedSheet(IReadOnlyList<string?> Header, IEnumerable<SheetRow> Rows);
+
+/// <summary>
+/// Reads an uploaded CSV or XLSX (MiniExcel) as a stream of rows within the upload limits: memory does not grow
+/// with the file. A file that breaks the limits or its format throws <see cref="UploadRejectedException"/> when
+/// the offending row is reached.
+/// </summary>
 public static class StudentSheet
 {
     private static readonly byte[] s_zipSignature = [0x50, 0x4B, 0x03, 0x04];
 
-    public static (IReadOnlyList<string?> Header, IReadOnlyList<SheetRow> Rows) Read(Stream content, string? fileName, UploadLimits limits)
+    /// <summary>Reads the header; the rows follow as <see cref="OpenedSheet.Rows"/> is enumerated, once, while <paramref name="content"/> is open.</summary>
+    public static OpenedSheet Open(Stream content, string? fileName, UploadLimits limits)
     {
         var isXlsx = LooksLikeXlsx(content, fileName);
-        var (header, rows) = isXlsx ? ReadXlsx(content, limits) : ReadCsv(content, limits);
-        if (header.Count == 0 || header.All(string.IsNullOrWhiteSpace))
+        var rows = isXlsx ? ReadXlsx(content, limits) : ReadCsv(content, limits);
+        // Each reader yields the header first.
+        var enumerator = rows.GetEnumerator();
+        var header = enumerator.MoveNext() ? enumerator.Current.Cells : [];
+        if (header.Length == 0 || header.All(string.IsNullOrWhiteSpace))
         {
+            enumerator.Dispose();
             throw new UploadRejectedException("The file is empty: it has no header row.");
         }
-        return (header, rows);
+        return new OpenedSheet(header, Remaining(enumerator));
+    }
+
+    private static IEnumerable<SheetRow> Remaining(IEnumerator<SheetRow> enumerator)
+    {
+        using (enumerator)
+        {
+            while (enumerator.MoveNext())
+            {
+                yield return enumerator.Current;
+            }
+        }
     }
 
     private static bool LooksLikeXlsx(Stream content, string? fileName)
@@ -86,29 +109,42 @@ public static class StudentSheet
         return zip;
     }
 
-    private static (IReadOnlyList<string?>, IReadOnlyList<SheetRow>) ReadCsv(Stream content, UploadLimits limits)
+    /// <summary>The header as row 1, then the data rows.</summary>
+    private static IEnumerable<SheetRow> ReadCsv(Stream content, UploadLimits limits)
     {
-        var rows = new List<SheetRow>();
-        // Counted here: the reader's own line number is not tracked (it costs on every row).
-        var rowNumber = 1;
+        CsvReader reader;
         try
         {
-            using var reader = CsvReader.Create(content, new CsvReaderOptions
+            reader = CsvReader.Create(content, new CsvReaderOptions
             {
                 HasHeader = true,
                 MalformedData = CsvMalformedDataHandling.Throw,
                 MaxRecordSize = 64 * 1024,
                 TrimWhitespace = true,
             }, true);
-            var header = reader.Headers.Select(h => (string?)h).ToList();
-            if (header.Count > limits.MaxColumns)
+        }
+        catch (CsvFormatException ex)
+        {
+            throw new UploadRejectedException($"The CSV is malformed at row 1: {ex.Message}");
+        }
+        using (reader)
+        {
+            var header = reader.Headers.Select(h => (string?)h).ToArray();
+            if (header.Length > limits.MaxColumns)
             {
-                throw new UploadRejectedException($"The file has {header.Count} columns; at most {limits.MaxColumns} are allowed.");
+                throw new UploadRejectedException($"The file has {header.Length} columns; at most {limits.MaxColumns} are allowed.");
             }
-            while (reader.Read())
+            if (header.Any(h => h?.Contains('\0', StringComparison.Ordinal) == true))
+            {
+                throw new UploadRejectedException("The header holds binary data: the file is not a CSV text file.");
+            }
+            yield return new SheetRow(1, header);
+            // Counted here: the reader's own line number is not tracked (it costs on every row).
+            var rowNumber = 1;
+            while (ReadNext(reader, rowNumber))
             {
                 rowNumber++;
-                if (rows.Count >= limits.MaxRows)
+                if (rowNumber - 1 > limits.MaxRows)
                 {
                     throw new UploadRejectedException($"The file has more than {limits.MaxRows} rows.", StatusCodes.Status413PayloadTooLarge);
                 }
@@ -122,13 +158,16 @@ public static class StudentSheet
                 {
                     throw new UploadRejectedException($"Row {rowNumber} holds binary data: the file is not a CSV text file.");
                 }
-                rows.Add(new SheetRow(rowNumber, cells));
+                yield return new SheetRow(rowNumber, cells);
             }
-            if (header.Any(h => h?.Contains('\0', StringComparison.Ordinal) == true))
-            {
-                throw new UploadRejectedException("The header holds binary data: the file is not a CSV text file.");
-            }
-            return (header, rows);
+        }
+    }
+
+    private static bool ReadNext(CsvReader reader, int rowNumber)
+    {
+        try
+        {
+            return reader.Read();
         }
         catch (CsvFormatException ex)
         {
@@ -136,44 +175,64 @@ public static class StudentSheet
         }
     }
 
-    private static (IReadOnlyList<string?>, IReadOnlyList<SheetRow>) ReadXlsx(Stream content, UploadLimits limits)
+    /// <summary>The header as row 1, then the data rows that are not blank.</summary>
+    private static IEnumerable<SheetRow> ReadXlsx(Stream content, UploadLimits limits)
+    {
+        using var rows = Query(content).GetEnumerator();
+        var rowNumber = 0;
+        var dataRows = 0;
+        while (MoveNext(rows))
+        {
+            var row = rows.Current;
+            rowNumber++;
+            if (row.Count > limits.MaxColumns)
+            {
+                throw new UploadRejectedException($"The sheet has {row.Count} columns; at most {limits.MaxColumns} are allowed.");
+            }
+            var cells = row.Values.Select(CellText).ToArray();
+            if (rowNumber == 1)
+            {
+                yield return new SheetRow(1, cells);
+                continue;
+            }
+            if (cells.All(string.IsNullOrWhiteSpace))
+            {
+                continue;
+            }
+            if (++dataRows > limits.MaxRows)
+            {
+                throw new UploadRejectedException($"The sheet has more than {limits.MaxRows} rows.", StatusCodes.Status413PayloadTooLarge);
+            }
+            yield return new SheetRow(rowNumber, cells);
+        }
+    }
+
+    private static IEnumerable<IDictionary<string, object?>> Query(Stream content)
     {
         try
         {
-            var header = new List<string?>();
-            var rows = new List<SheetRow>();
-            var rowNumber = 0;
-            foreach (IDictionary<string, object?> row in content.Query(useHeaderRow: false, excelType: ExcelType.XLSX))
-            {
-                rowNumber++;
-                if (row.Count > limits.MaxColumns)
-                {
-                    throw new UploadRejectedException($"The sheet has {row.Count} columns; at most {limits.MaxColumns} are allowed.");
-                }
-                var cells = row.Values.Select(CellText).ToArray();
-                if (rowNumber == 1)
-                {
-                    header.AddRange(cells);
-                    continue;
-                }
-                if (cells.All(string.IsNullOrWhiteSpace))
-                {
-                    continue;
-                }
-                if (rows.Count >= limits.MaxRows)
-                {
-                    throw new UploadRejectedException($"The sheet has more than {limits.MaxRows} rows.", StatusCodes.Status413PayloadTooLarge);
-                }
-                rows.Add(new SheetRow(rowNumber, cells));
-            }
-            return (header, rows);
+            return content.Query(useHeaderRow: false, excelType: ExcelType.XLSX).Cast<IDictionary<string, object?>>();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw Unreadable(ex);
+        }
+    }
+
+    private static bool MoveNext(IEnumerator<IDictionary<string, object?>> rows)
+    {
+        try
+        {
+            return rows.MoveNext();
         }
         catch (Exception ex) when (ex is not UploadRejectedException and not OperationCanceledException)
         {
-            // MiniExcel throws a variety of types (zip, XML, format) on a broken workbook: all mean the same to the caller.
-            throw new UploadRejectedException($"The XLSX workbook cannot be read: {ex.Message}");
+            throw Unreadable(ex);
         }
     }
+
+    // MiniExcel throws a variety of types (zip, XML, format) on a broken workbook: all mean the same to the caller.
+    private static UploadRejectedException Unreadable(Exception ex) => new($"The XLSX workbook cannot be read: {ex.Message}");
 
     private static string? CellText(object? value) => value switch
     {

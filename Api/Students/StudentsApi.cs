@@ -2,7 +2,7 @@ using Api.Auth;
 using Api.Caching;
 using Api.Exports;
 using Api.Idempotency;
-using Api.Sending;
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -95,15 +95,9 @@ public static class StudentsApi
     }
 
     internal static async Task<Results<Accepted<UploadReport>, ProblemHttpResult>> UploadAsync(
-        HttpContext context, IOptions<UploadLimits> limits, ContactValidator contacts, IStudentStore students,
-        NotificationTemplates templates, NotificationDispatcher dispatcher, ApiCache cache, RecordCache records, IdempotentResponses responses,
-        CancellationToken cancellationToken)
+        HttpContext context, IOptions<UploadLimits> limits, StudentImport import, IdempotentResponses responses, CancellationToken cancellationToken)
     {
         var idempotencyKey = IdempotencyKeys.FromRequest(context, "students-upload");
-        if (await responses.FindAsync<UploadReport>(idempotencyKey) is { } earlier)
-        {
-            return TypedResults.Accepted(earlier.StatusUrl, earlier);
-        }
 
         var maxBytes = limits.Value.MaxBytes;
         if (context.Request.ContentLength > maxBytes + 64 * 1024)
@@ -148,41 +142,18 @@ public static class StudentsApi
             return TypedResults.Problem("The file is empty.", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        await using var content = file.OpenReadStream();
-        var (header, rows) = StudentSheet.Read(content, file.FileName, limits.Value);
-        var columns = StudentColumns.Locate(header);
-        var (upserts, rejected) = ValidateRows(rows, columns, contacts);
-
-        var counts = await students.UpsertManyAsync(upserts, cancellationToken);
-        // The rows are committed: the evictions run to the end even if the caller has gone.
-        if (counts.Inserted + counts.Updated > 0)
+        var fingerprint = IdempotentResponses.Fingerprint([Convert.ToHexStringLower(await SHA256.HashDataAsync(file.OpenReadStream(), cancellationToken))]);
+        if (await responses.FindAsync<UploadReport>(idempotencyKey, fingerprint) is { } earlier)
         {
-            await cache.InvalidateAsync(CacheKeys.StudentsList, CancellationToken.None);
-        }
-        if (counts.Updated > 0)
-        {
-            await records.StudentsChangedAsync();
+            return TypedResults.Accepted(earlier.StatusUrl, earlier);
         }
 
-        // Only new students are welcomed: a list corrected and uploaded again weeks later must not greet everyone
-        // again (the welcome's idempotency key only lasts a day).
-        // A roll number given twice is stored as its last row (the store trims it), and welcomed once with that row.
-        var lastRow = new Dictionary<string, StudentUpsert>(StringComparer.Ordinal);
-        foreach (var student in upserts)
-        {
-            lastRow[student.RollNumber.Trim()] = student;
-        }
-        var notifications = new List<NotificationRequest>(counts.InsertedRollNumbers.Count * 2);
-        foreach (var rollNumber in counts.InsertedRollNumbers)
-        {
-            notifications.AddRange(Welcome(templates, lastRow[rollNumber]));
-        }
-        await dispatcher.DispatchAsync(notifications, cancellationToken);
-
-        var batches = upserts.Select(s => s.BatchId).Distinct().ToList();
-        var statusUrl = batches is [{ } onlyBatch] ? $"/api/notifications?batchId={Uri.EscapeDataString(onlyBatch)}" : "/api/students";
-        var report = new UploadReport(counts.Inserted, counts.Updated, rejected, notifications.Count, statusUrl);
-        await responses.SaveAsync(idempotencyKey, report);
+        var totals = await import.RunAsync(file.OpenReadStream, file.FileName, cancellationToken);
+        var statusUrl = totals.Batches is { Count: 1 } && totals.Batches.Single() is { } onlyBatch
+            ? $"/api/notifications?batchId={Uri.EscapeDataString(onlyBatch)}"
+            : "/api/students";
+        var report = new UploadReport(totals.Imported, totals.Updated, totals.Rejected, totals.NotificationsQueued, statusUrl);
+        await responses.SaveAsync(idempotencyKey, fingerprint, report);
         return TypedResults.Accepted(statusUrl, report);
     }
 
@@ -190,100 +161,6 @@ public static class StudentsApi
     internal static IResult Export(IStudentStore students, CancellationToken cancellationToken) =>
         CsvDownload.Create("students.csv", [StudentColumns.Name, StudentColumns.Email, StudentColumns.Phone, StudentColumns.RollNumber, StudentColumns.Batch],
             students.ListAsync, student => student.Id, student => [student.Name, student.Email, student.Phone, student.RollNumber, student.BatchId], cancellationToken);
-
-    internal static (List<StudentUpsert> Valid, List<RowProblem> Rejected) ValidateRows(
-        IReadOnlyList<SheetRow> rows, Dictionary<string, int> columns, ContactValidator contacts)
-    {
-        var valid = new List<StudentUpsert>(rows.Count);
-        var rejected = new List<RowProblem>();
-        var firstRowOfRoll = new Dictionary<string, int>(StringComparer.Ordinal);
-        columns.TryGetValue(StudentColumns.Batch, out var batchColumn);
-        var hasBatch = columns.ContainsKey(StudentColumns.Batch);
-
-        foreach (var row in rows)
-        {
-            // A cell our own export escaped ('=...) reads back as what was stored, so export and upload round-trip.
-            string? Cell(string column) => columns[column] < row.Cells.Length ? SpreadsheetText.Unescape(row.Cells[columns[column]]?.Trim()) : null;
-            var problems = new List<RowProblem>();
-            void Reject(string field, string reason, string? value) =>
-                problems.Add(new RowProblem(row.Row, field, value is null ? reason : $"{reason} Value: {SpreadsheetText.Neutralize(value)}"));
-
-            var name = Cell(StudentColumns.Name);
-            if (string.IsNullOrEmpty(name))
-            {
-                Reject(StudentColumns.Name, "is required.", null);
-            }
-            else if (name.Length > FieldLimits.Name)
-            {
-                Reject(StudentColumns.Name, $"is longer than {FieldLimits.Name} characters.", null);
-            }
-
-            var rawEmail = Cell(StudentColumns.Email);
-            var email = ContactValidator.NormalizeEmail(rawEmail, out var emailReason);
-            if (email is null)
-            {
-                Reject(StudentColumns.Email, emailReason!, string.IsNullOrEmpty(rawEmail) ? null : rawEmail);
-            }
-
-            var rawPhone = Cell(StudentColumns.Phone);
-            var phone = contacts.NormalizePhone(rawPhone, out var phoneReason);
-            if (phone is null)
-            {
-                Reject(StudentColumns.Phone, phoneReason!, string.IsNullOrEmpty(rawPhone) ? null : rawPhone);
-            }
-
-            var roll = Cell(StudentColumns.RollNumber);
-            if (string.IsNullOrEmpty(roll))
-            {
-                Reject(StudentColumns.RollNumber, "is required.", null);
-            }
-            else if (roll.Length > FieldLimits.RollNumber)
-            {
-                Reject(StudentColumns.RollNumber, $"is longer than {FieldLimits.RollNumber} characters.", null);
-            }
-            else if (firstRowOfRoll.TryGetValue(roll, out var firstRow))
-            {
-                Reject(StudentColumns.RollNumber, $"repeats row {firstRow}.", roll);
-            }
-
-            // Unescaped like the other cells: an exported batch such as "-A" comes back as "'-A" and must upload as "-A".
-            var batch = hasBatch && batchColumn < row.Cells.Length ? SpreadsheetText.Unescape(row.Cells[batchColumn]?.Trim()) : null;
-            if (batch is { Length: > FieldLimits.Id })
-            {
-                Reject(StudentColumns.Batch, $"is longer than {FieldLimits.Id} characters.", null);
-            }
-
-            if (problems.Count > 0)
-            {
-                rejected.AddRange(problems);
-                continue;
-            }
-            firstRowOfRoll[roll!] = row.Row;
-            valid.Add(new StudentUpsert(roll!, name!, email!, phone!, string.IsNullOrEmpty(batch) ? null : batch));
-        }
-        return (valid, rejected);
-    }
-
-    private static NotificationRequest[] Welcome(NotificationTemplates templates, StudentUpsert student)
-    {
-        var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber };
-        var sms = templates.Render(TemplateNames.Welcome, NotificationType.Sms, model);
-        var email = templates.Render(TemplateNames.Welcome, NotificationType.Email, model);
-        var correlation = new Correlation { BatchId = student.BatchId };
-        // One welcome per student and channel: uploading the same list again within the queue's
-        // idempotency window does not welcome anyone twice.
-        return
-        [
-            NotificationRequest.Sms(student.Phone, sms.TextBody, NotificationPriority.Bulk) with
-            {
-                IdempotencyKey = $"welcome:{student.RollNumber}:sms", Correlation = correlation,
-            },
-            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody, NotificationPriority.Bulk) with
-            {
-                IdempotencyKey = $"welcome:{student.RollNumber}:email", Correlation = correlation,
-            },
-        ];
-    }
 
     private static ProblemHttpResult FileTooLarge(long maxBytes) =>
         TypedResults.Problem($"The file is larger than {maxBytes / (1024 * 1024)} MB.", statusCode: StatusCodes.Status413PayloadTooLarge);

@@ -1,6 +1,3 @@
-// The Api and this program both have a top-level Program class.
-extern alias ApiHost;
-
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -8,146 +5,209 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
+using Notifications.Benchmarks.Chaos;
 using Notifications.Queue;
-using Notifications.Stores;
 using StackExchange.Redis;
 
 namespace Notifications.Benchmarks;
 
 /// <summary>
-/// The Api in this process on Kestrel (127.0.0.1, a free port), the embedded SQLite store and its own
-/// redis-server: form submissions under 100 concurrent clients, a bare endpoint that only pushes one
-/// item to Redis (the floor, mapped here and not in the product), and one 10,000-row CSV upload.
+/// The Api as its own process from its Release build, with the deployment's runtime settings (Production,
+/// workstation GC, a 192 MB heap hard limit), on the embedded SQLite store and its own redis-server: form
+/// submissions under 100 concurrent clients, then a 10,000-row and a 50,000-row CSV upload. For each phase the
+/// Api's peak resident memory is sampled from /proc, so the figures are the process systemd would hold to
+/// MemoryMax=256M.
 /// </summary>
 internal static class ApiBenchmark
 {
     private const int Clients = 100;
-    private const int UploadRows = 10_000;
-    // Long enough for tiered JIT to finish with the path before it is measured: with 2 s, the JIT's
-    // background thread still took a quarter of the CPU while submissions were measured.
+    // Long enough for tiered JIT to finish with the path before it is measured.
     private static readonly TimeSpan s_warmUp = TimeSpan.FromSeconds(Seconds("BENCH_WARMUP_S", 8));
     private static readonly TimeSpan s_measure = TimeSpan.FromSeconds(Seconds("BENCH_MEASURE_S", 8));
+    private const string QueueName = "bench-api";
 
     public static async Task<int> RunAsync()
     {
         await using var redis = await LocalRedisServer.StartOrUseAsync(Environment.GetEnvironmentVariable("REDIS"));
         var directory = Directory.CreateTempSubdirectory("bench-api-").FullName;
-        var port = BenchSupport.FreePort();
-        await using var factory = new WebApplicationFactory<ApiHost::Program>().WithWebHostBuilder(web =>
+        var baseAddress = new Uri($"http://127.0.0.1:{BenchSupport.FreePort()}");
+        using var api = new ServiceProcess("api", ServiceProcess.ReleaseAssembly("Api"), new Dictionary<string, string>
         {
-            web.UseEnvironment("Production");
-            web.UseSetting("ConnectionStrings:redis", redis.Endpoint);
-            web.UseSetting("ConnectionStrings:documents", $"Data Source={Path.Combine(directory, "store.db")}");
-            web.UseSetting("DocumentStore:Provider", "Sqlite");
-            web.UseSetting("NotificationQueue:Name", "bench-api");
-            web.UseSetting("JWT_SECRET_KEY", BenchSupport.JwtSecret);
-            web.UseSetting("Spool:Directory", Path.Combine(directory, "spool"));
-            web.UseSetting("Sending:Outbox:Directory", Path.Combine(directory, "outbox"));
-            web.UseSetting("Logging:LogLevel:Default", "Warning");
-            web.ConfigureServices(services => services.AddSingleton<IStartupFilter, FloorEndpoint>());
-        });
-        factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
-        factory.StartServer();
-        var services = factory.Services;
-        var baseAddress = new Uri(services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        Console.WriteLine($"Api on {baseAddress}, redis {redis.Description}");
-
-        var student = await SeedStudentAsync(services);
-        var form = await services.GetRequiredService<IFormStore>().CreateAsync(new NewForm("Benchmark feedback", true, [new FormField("comment", "Comment")]));
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["DOTNET_gcServer"] = "0",
+            ["DOTNET_GCHeapHardLimit"] = "0xC000000",
+            ["ASPNETCORE_URLS"] = baseAddress.ToString(),
+            ["ConnectionStrings:redis"] = redis.Endpoint + ",abortConnect=false",
+            ["DocumentStore:Provider"] = "Sqlite",
+            ["ConnectionStrings:documents"] = $"Data Source={Path.Combine(directory, "store.db")}",
+            ["NotificationQueue:Name"] = QueueName,
+            ["JWT_SECRET_KEY"] = BenchSupport.JwtSecret,
+            ["Sending:Outbox:Directory"] = Path.Combine(directory, "mail-outbox"),
+            ["Logging:LogLevel:Default"] = "Warning",
+        }, directory);
+        api.Start();
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Clients, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
-        using var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        var studentToken = BenchSupport.Token("student", student.Id);
-        var staffToken = BenchSupport.Token("staff", "bench-staff");
-        var submission = Encoding.UTF8.GetBytes("""{"answers":{"comment":"Very useful"}}""");
+        using var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        await WaitUntilAliveAsync(http, api);
+        var pid = api.Current!.Id;
+        Console.WriteLine($"Api pid {pid} on {baseAddress}, redis {redis.Description}");
 
+        var staffToken = BenchSupport.Token("staff", "bench-staff");
+        var (studentId, formId) = await SeedAsync(http, staffToken);
+        var studentToken = BenchSupport.Token("student", studentId);
+        var submission = Encoding.UTF8.GetBytes("""{"answers":{"comment":"Very useful"}}""");
         HttpRequestMessage Submit()
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, $"/api/forms/{form.Id}/submissions") { Content = new ByteArrayContent(submission) };
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/api/forms/{formId}/submissions") { Content = new ByteArrayContent(submission) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", studentToken);
             return request;
         }
-        HttpRequestMessage Floor() => new(HttpMethod.Post, FloorEndpoint.Path);
 
-        await LoadAsync(http, Floor, s_warmUp, redis);
-        var floor = await LoadAsync(http, Floor, s_measure, redis);
-        Console.WriteLine($"floor (one LPUSH per request): {floor.Rps:F0} req/s, p50 {floor.P50:F2} ms, p99 {floor.P99:F2} ms, {floor.CpuText}");
-        await LoadAsync(http, Submit, s_warmUp, redis);
-        var submissions = await LoadAsync(http, Submit, s_measure, redis);
-        Console.WriteLine($"form submissions: {submissions.Rps:F0} req/s, p50 {submissions.P50:F2} ms, p99 {submissions.P99:F2} ms, errors {submissions.Errors}, {submissions.CpuText}");
+        await LoadAsync(http, Submit, s_warmUp, pid, redis);
+        var submissions = await LoadAsync(http, Submit, s_measure, pid, redis);
+        Console.WriteLine($"form submissions: {submissions.Rps:F0} req/s, p50 {submissions.P50:F2} ms, p99 {submissions.P99:F2} ms, errors {submissions.Errors}, " +
+            $"{submissions.CpuText}; Api peak RSS {Mb(submissions.PeakRss)} MB");
 
-        var uploadMs = await UploadAsync(http, staffToken, services);
-        Console.WriteLine($"10,000-row CSV upload: {uploadMs:F0} ms");
+        var upload10k = await UploadAsync(http, staffToken, pid, redis, rows: 10_000, prefix: "U");
+        Console.WriteLine($"10,000-row CSV upload: {upload10k.Ms:F0} ms, Api peak RSS {Mb(upload10k.PeakRss)} MB");
+        var upload50k = await UploadAsync(http, staffToken, pid, redis, rows: 50_000, prefix: "V");
+        Console.WriteLine($"50,000-row CSV upload: {upload50k.Ms:F0} ms, Api peak RSS {Mb(upload50k.PeakRss)} MB");
 
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, double>
         {
             ["rps"] = Math.Round(submissions.Rps),
             ["p50_ms"] = Math.Round(submissions.P50, 2),
             ["p99_ms"] = Math.Round(submissions.P99, 2),
-            ["floor_rps"] = Math.Round(floor.Rps),
-            ["upload_10k_ms"] = Math.Round(uploadMs),
+            ["api_cpu_us"] = Math.Round(submissions.ApiCpuUs),
+            ["rss_submissions_mb"] = Mb(submissions.PeakRss),
+            ["upload_10k_ms"] = Math.Round(upload10k.Ms),
+            ["rss_upload_10k_mb"] = Mb(upload10k.PeakRss),
+            ["upload_50k_ms"] = Math.Round(upload50k.Ms),
+            ["rss_upload_50k_mb"] = Mb(upload50k.PeakRss),
         }));
         return submissions.Errors == 0 ? 0 : 1;
     }
 
-    private static async Task<Student> SeedStudentAsync(IServiceProvider services)
+    private static double Mb(long bytes) => Math.Round(bytes / (1024.0 * 1024), 1);
+
+    private static async Task WaitUntilAliveAsync(HttpClient http, ServiceProcess api)
     {
-        var students = services.GetRequiredService<IStudentStore>();
-        await students.UpsertManyAsync([new StudentUpsert("BENCH-1", "Bench Student", "bench@example.edu", "+919876543210")]);
-        return await students.GetByRollNumberAsync("BENCH-1");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (api.HasExited)
+            {
+                throw new InvalidOperationException("The Api exited before it answered; see its log in the benchmark's temporary folder.");
+            }
+            try
+            {
+                if ((await http.GetAsync("/alive")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The Api did not answer /alive within 60 s.");
+            }
+            await Task.Delay(100);
+        }
     }
 
-    private static async Task<double> UploadAsync(HttpClient http, string staffToken, IServiceProvider services)
+    /// <summary>One student (uploaded through the Api) and one active form.</summary>
+    private static async Task<(string StudentId, string FormId)> SeedAsync(HttpClient http, string staffToken)
+    {
+        using (var upload = await SendAsync(http, staffToken, HttpMethod.Post, "/api/students/upload",
+            Csv("name,email,phone,roll number,batch\nBench Student,bench@example.edu,+919876543210,BENCH-1,\n")))
+        {
+            Expect(upload, HttpStatusCode.Accepted);
+        }
+        using var students = await SendAsync(http, staffToken, HttpMethod.Get, "/api/students?pageSize=1", null);
+        Expect(students, HttpStatusCode.OK);
+        var studentId = JsonDocument.Parse(await students.Content.ReadAsStringAsync()).RootElement.GetProperty("items")[0].GetProperty("id").GetString()!;
+        using var form = await SendAsync(http, staffToken, HttpMethod.Post, "/api/forms", new StringContent(
+            """{"title":"Benchmark feedback","isActive":true,"fields":[{"name":"comment"}]}""", Encoding.UTF8, "application/json"));
+        Expect(form, HttpStatusCode.Created);
+        return (studentId, JsonDocument.Parse(await form.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+    }
+
+    private static async Task<(double Ms, long PeakRss)> UploadAsync(HttpClient http, string staffToken, int pid, LocalRedisServer redis, int rows, string prefix)
     {
         var csv = new StringBuilder("name,email,phone,roll number,batch\n");
-        for (var i = 0; i < UploadRows; i++)
+        for (var i = 0; i < rows; i++)
         {
-            csv.Append(CultureInfo.InvariantCulture, $"Student {i},student{i}@example.edu,98{i:D8},U{i:D6},B-upload\n");
+            csv.Append(CultureInfo.InvariantCulture, $"Student {i},{prefix.ToLowerInvariant()}{i}@example.edu,+9198{i:D8},{prefix}{i:D6},B-upload\n");
         }
-        using var content = new MultipartFormDataContent { { new ByteArrayContent(Encoding.UTF8.GetBytes(csv.ToString())), "file", "students.csv" } };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/students/upload") { Content = content };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", staffToken);
+        var bulkBefore = await BulkPendingAsync(redis);
+        using var sampler = new RssSampler(pid);
         var clock = Stopwatch.StartNew();
-        using var response = await http.SendAsync(request);
+        using var response = await SendAsync(http, staffToken, HttpMethod.Post, "/api/students/upload", Csv(csv.ToString()));
         var elapsed = clock.Elapsed.TotalMilliseconds;
         var body = await response.Content.ReadAsStringAsync();
-        if (response.StatusCode != HttpStatusCode.Accepted)
+        Expect(response, HttpStatusCode.Accepted, body);
+        // The relay moves the welcomes while the peak is still sampled: the move is part of the upload's memory.
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (await BulkPendingAsync(redis) - bulkBefore < rows * 2L && DateTime.UtcNow < deadline)
         {
-            throw new InvalidOperationException($"Upload answered {(int)response.StatusCode}: {body}");
+            await Task.Delay(50);
         }
+        var peak = await sampler.StopAsync();
         using var report = JsonDocument.Parse(body);
         var imported = report.RootElement.GetProperty("imported").GetInt32();
         var queued = report.RootElement.GetProperty("notificationsQueued").GetInt32();
-        var rejected = report.RootElement.GetProperty("rejected").GetArrayLength();
-        var bulk = (await services.GetRequiredService<QueueMonitor>().GetStatsAsync()).Lanes.Single(l => l.Priority == Tasks.NotificationPriority.Bulk);
-        var stored = (await services.GetRequiredService<IStudentStore>().ListAsync(new PageRequest(0, 1))).Total;
-        Console.WriteLine($"upload: imported {imported}, rejected {rejected}, notifications queued {queued}; store has {stored} students, bulk lane {bulk.Pending} pending");
-        if (imported != UploadRows || rejected != 0 || bulk.Pending != UploadRows * 2 || stored != UploadRows + 1)
+        var inRedis = await BulkPendingAsync(redis) - bulkBefore;
+        Console.WriteLine($"upload of {rows}: imported {imported}, notifications stored {queued}, moved into Redis {inRedis}");
+        if (imported != rows || queued != rows * 2 || inRedis != rows * 2)
         {
             throw new InvalidOperationException("The upload did not store every row and queue its notifications.");
         }
-        return elapsed;
+        return (elapsed, peak);
     }
 
-    /// <param name="ProcessCpuUs">CPU time of this process (Api and load generator) per request, in microseconds.</param>
+    private static async Task<long> BulkPendingAsync(LocalRedisServer redis)
+    {
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var keys = new QueueKeys(QueueName);
+        return await connection.GetDatabase().ListLengthAsync(keys.Pending[QueueKeys.LaneOf(Tasks.NotificationPriority.Bulk)]);
+    }
+
+    private static MultipartFormDataContent Csv(string text) =>
+        new() { { new ByteArrayContent(Encoding.UTF8.GetBytes(text)), "file", "students.csv" } };
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient http, string token, HttpMethod method, string path, HttpContent? content)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http.SendAsync(request);
+    }
+
+    private static void Expect(HttpResponseMessage response, HttpStatusCode status, string? body = null)
+    {
+        if (response.StatusCode != status)
+        {
+            throw new InvalidOperationException($"{response.RequestMessage?.RequestUri} answered {(int)response.StatusCode}: {body}");
+        }
+    }
+
+    /// <param name="ApiCpuUs">CPU time of the Api process per request, in microseconds.</param>
     /// <param name="RedisCpuUs">CPU time of redis-server per request, in microseconds.</param>
-    private sealed record LoadResult(double Rps, double P50, double P99, long Errors, double ProcessCpuUs, double RedisCpuUs)
+    private sealed record LoadResult(double Rps, double P50, double P99, long Errors, double ApiCpuUs, double RedisCpuUs, long PeakRss)
     {
-        // CPU per request tells where the two cores go, and moves far less from run to run than throughput does.
-        public string CpuText => $"CPU per request: {ProcessCpuUs:F0} us in this process, {RedisCpuUs:F0} us in redis-server";
+        public string CpuText => $"CPU per request: {ApiCpuUs:F0} us in the Api, {RedisCpuUs:F0} us in redis-server";
     }
 
-    private static async Task<LoadResult> LoadAsync(HttpClient http, Func<HttpRequestMessage> request, TimeSpan duration, LocalRedisServer redis)
+    private static async Task<LoadResult> LoadAsync(HttpClient http, Func<HttpRequestMessage> request, TimeSpan duration, int pid, LocalRedisServer redis)
     {
-        using var self = Process.GetCurrentProcess();
-        var processCpuBefore = self.TotalProcessorTime;
+        using var apiProcess = Process.GetProcessById(pid);
+        var apiCpuBefore = apiProcess.TotalProcessorTime;
         var redisCpuBefore = redis.CpuTime;
+        using var sampler = new RssSampler(pid);
         var latencies = new ConcurrentBag<double[]>();
         long errors = 0;
         var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -170,13 +230,14 @@ internal static class ApiBenchmark
             latencies.Add([.. mine]);
         })));
         var elapsed = clock.Elapsed.TotalSeconds;
-        self.Refresh();
-        var processCpu = self.TotalProcessorTime - processCpuBefore;
+        var peak = await sampler.StopAsync();
+        apiProcess.Refresh();
+        var apiCpu = apiProcess.TotalProcessorTime - apiCpuBefore;
         var redisCpu = redis.CpuTime - redisCpuBefore;
         var all = latencies.SelectMany(l => l).Order().ToArray();
         var count = Math.Max(1, all.Length);
         return new LoadResult(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors,
-            processCpu.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count);
+            apiCpu.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count, peak);
     }
 
     private static double Seconds(string variable, double fallback) =>
@@ -184,26 +245,41 @@ internal static class ApiBenchmark
 
     private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
-    /// <summary>Benchmark only: answers 202 after one LPUSH, through the same Kestrel, middleware entry and multiplexer.</summary>
-    private sealed class FloorEndpoint : IStartupFilter
+    /// <summary>Samples a process's resident memory (VmRSS) every 10 ms and keeps the highest value.</summary>
+    private sealed class RssSampler : IDisposable
     {
-        public const string Path = "/bench/floor";
-        private static readonly RedisKey s_key = "bench:floor";
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task<long> _sampling;
 
-        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        public RssSampler(int pid) => _sampling = Task.Run(async () =>
         {
-            var redis = app.ApplicationServices.GetRequiredService<IConnectionMultiplexer>();
-            app.Use(async (context, nextMiddleware) =>
+            long peak = 0;
+            while (!_stop.IsCancellationRequested)
             {
-                if (context.Request.Path == Path)
+                peak = Math.Max(peak, Read(pid));
+                await Task.Delay(10);
+            }
+            return Math.Max(peak, Read(pid));
+        });
+
+        public async Task<long> StopAsync()
+        {
+            await _stop.CancelAsync();
+            return await _sampling;
+        }
+
+        public void Dispose() => _stop.Dispose();
+
+        private static long Read(int pid)
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 {
-                    await redis.GetDatabase().ListLeftPushAsync(s_key, "x");
-                    context.Response.StatusCode = StatusCodes.Status202Accepted;
-                    return;
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
                 }
-                await nextMiddleware(context);
-            });
-            next(app);
-        };
+            }
+            return 0;
+        }
     }
 }

@@ -17,7 +17,7 @@ using StackExchange.Redis;
 namespace Api.Tests.Infrastructure;
 
 /// <summary>
-/// One Api in this process for one test: its own redis-server, SQLite file, spool and outbox folders,
+/// One Api in this process for one test: its own redis-server, SQLite file, local mail outbox folder,
 /// and queue name, so no test sees another's state. Tokens are minted with the test secret.
 /// </summary>
 public sealed class ApiTestHost : IAsyncDisposable
@@ -63,8 +63,6 @@ public sealed class ApiTestHost : IAsyncDisposable
             ["DocumentStore:Provider"] = "Sqlite",
             ["NotificationQueue:Name"] = "api-test-" + Guid.NewGuid().ToString("N")[..8],
             ["JWT_SECRET_KEY"] = Secret,
-            ["Spool:Directory"] = Path.Combine(directory, "spool"),
-            ["Spool:DrainInterval"] = "00:00:00.200",
             ["Sending:Outbox:Directory"] = Path.Combine(directory, "outbox"),
             ["Monitoring:AlertCheckInterval"] = "00:10:00",
             ["Logging:LogLevel:Default"] = "Warning",
@@ -121,7 +119,23 @@ public sealed class ApiTestHost : IAsyncDisposable
         await Service<IFormStore>().CreateAsync(new NewForm("Feedback " + Guid.NewGuid().ToString("N")[..6], active,
             fields.Length > 0 ? fields : [new FormField("comment", "Comment", Required: true)]));
 
-    public async Task<QueueStats> QueueStatsAsync() => await Service<QueueMonitor>().GetStatsAsync();
+    /// <summary>The queue's stats once the outbox relay has moved every stored notification (a 202 does not wait for that).</summary>
+    public async Task<QueueStats> QueueStatsAsync()
+    {
+        await WaitForOutboxMovedAsync();
+        return await Service<QueueMonitor>().GetStatsAsync();
+    }
+
+    /// <summary>Waits until the outbox relay has moved every stored notification into Redis.</summary>
+    public async Task WaitForOutboxMovedAsync(TimeSpan? timeout = null)
+    {
+        var outbox = Service<INotificationOutbox>();
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        while (await outbox.CountAsync(deadline.Token) > 0)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
 
     /// <summary>Stops redis-server; <see cref="RestartRedisAsync"/> brings it back on the same port and folder (AOF).</summary>
     public async Task StopRedisAsync() => await Redis.DisposeAsync();

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Api.Hosting;
+using Api.Idempotency;
 using Api.Problems;
 using Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -12,7 +12,7 @@ public sealed class ApiExceptionHandlerTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task ShuttingDown_IsA503ProblemWithRetryAfter()
+    public async Task AReusedIdempotencyKey_IsA422Problem()
     {
         await using var host = await ApiTestHost.StartAsync();
         using var scope = host.Services.CreateScope();
@@ -20,14 +20,13 @@ public sealed class ApiExceptionHandlerTests
         context.Response.Body = new MemoryStream();
         var handler = new ApiExceptionHandler(host.Service<IProblemDetailsService>());
 
-        var handled = await handler.TryHandleAsync(context, new ShuttingDownException("The Api is shutting down; send it again."), Ct);
+        var handled = await handler.TryHandleAsync(context, new IdempotencyKeyReusedException("This Idempotency-Key was already used."), Ct);
 
         Assert.True(handled);
-        Assert.Equal(StatusCodes.Status503ServiceUnavailable, context.Response.StatusCode);
-        Assert.Equal("5", context.Response.Headers.RetryAfter.ToString());
+        Assert.Equal(StatusCodes.Status422UnprocessableEntity, context.Response.StatusCode);
         context.Response.Body.Position = 0;
         var problem = await JsonDocument.ParseAsync(context.Response.Body, cancellationToken: Ct);
-        Assert.Equal("The Api is shutting down; send it again.", problem.RootElement.GetProperty("detail").GetString());
+        Assert.Equal("This Idempotency-Key was already used.", problem.RootElement.GetProperty("detail").GetString());
     }
 
     [Fact]

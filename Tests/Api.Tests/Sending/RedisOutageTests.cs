@@ -40,17 +40,19 @@ public sealed class RedisOutageTests
                 accepted.Add(await ApiTestHost.ReadAsync<SubmissionAccepted>(response));
             }));
         }
-        Assert.All(accepted, a => Assert.True(a.Spooled));
-        var spool = host.Service<NotificationSpool>();
-        var spooled = await Task.WhenAll(spool.List().Select(file => NotificationSpool.ReadAsync(file, Ct)));
-        Assert.Equal(submissions * 2, spooled.Sum(file => file.Count));
+        // Every answer names its confirmation's two tasks, stored in the outbox with the submission.
+        Assert.All(accepted, a => Assert.Equal(2, a.NotificationIds.Count));
+        Assert.Equal(submissions * 2, await host.Service<INotificationOutbox>().CountAsync(Ct));
         var health = JsonDocument.Parse(await host.Anonymous().GetStringAsync("/health", Ct)).RootElement;
         Assert.Equal("Degraded", health.GetProperty("status").GetString());
-        // A spooled notification has no task id yet; asking for an unknown one is still a plain 404, not a failed queue lookup.
+        // The status URL of an answer opens at once, from the delivery log: the task is Queued.
+        var waiting = await ApiTestHost.ReadAsync<DeliveryRecord>(await host.Student(student.Id).GetAsync(accepted.First().StatusUrl, Ct));
+        Assert.Equal(DeliveryStatus.Queued, waiting.Status);
+        // An unknown task is still a plain 404, not a failed queue lookup.
         await ProblemAssert.IsProblemAsync(await host.Staff().GetAsync("/api/notifications/01JUNKNOWNTASK", Ct), HttpStatusCode.NotFound);
 
         await host.RestartRedisAsync();
-        await WaitUntilAsync(() => Task.FromResult(spool.FileCount == 0), "the spool to drain");
+        await host.WaitForOutboxMovedAsync();
 
         // The worker's stand-in: a consumer on its own connection that records every task it is given.
         var delivered = new ConcurrentDictionary<string, int>();
@@ -72,55 +74,16 @@ public sealed class RedisOutageTests
         Assert.Equal(submissions * 2, stats.Counters.Enqueued);
         Assert.Equal(0, stats.Pending);
 
-        await host.Service<DeliveryLogWriter>().FlushAsync(Ct);
         var queued = await host.Service<IDeliveryLog>().QueryAsync(new DeliveryQuery { Status = DeliveryStatus.Queued }, new PageRequest(0, 1), Ct);
         Assert.Equal(submissions * 2, queued.Total);
         health = JsonDocument.Parse(await host.Anonymous().GetStringAsync("/health", Ct)).RootElement;
         Assert.Equal("Healthy", health.GetProperty("status").GetString());
 
-        // The status URL a spooled submission got (the student's SMS list) opens for that student once drained.
-        var statusUrl = accepted.First().StatusUrl;
-        var own = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(await host.Student(student.Id).GetAsync(statusUrl, Ct));
+        // The student's own SMS list (the status URL of a retry whose first answer was lost) has every confirmation.
+        var own = await ApiTestHost.ReadAsync<PagedList<DeliveryRecord>>(
+            await host.Student(student.Id).GetAsync($"/api/notifications?recipient={Uri.EscapeDataString(student.Phone)}", Ct));
         Assert.Equal(submissions, own.Total);
         Assert.All(own.Items, r => Assert.Equal(student.Id, r.StudentId));
-    }
-
-    [Fact]
-    public async Task Drain_QueuesOnce_WhenTheSameSpoolFileIsDrainedTwice()
-    {
-        await using var host = await ApiTestHost.StartAsync();
-        var spool = host.Service<NotificationSpool>();
-        var request = NotificationRequest.Sms("+919876543210", "hello") with { IdempotencyKey = "spool-test:sms" };
-        await spool.WriteAsync([request], Ct);
-        var file = Assert.Single(spool.List());
-        var copy = file + ".copy";
-        File.Copy(file, copy);
-
-        await host.Service<SpoolDrainer>().DrainAsync(Ct);
-        // A crash after the enqueue and before the delete leaves the file behind: drain it again.
-        File.Move(copy, file);
-        await host.Service<SpoolDrainer>().DrainAsync(Ct);
-
-        Assert.Empty(spool.List());
-        Assert.Equal(1, (await host.QueueStatsAsync()).Counters.Enqueued);
-    }
-
-    [Fact]
-    public async Task Drain_SkipsAFileTheFileSystemRefuses_AndDrainsTheOthers()
-    {
-        await using var host = await ApiTestHost.StartAsync();
-        var spool = host.Service<NotificationSpool>();
-        // A link to nowhere where a spool file should be: opening it fails as a file with the wrong owner would
-        // (tests run as root, who may open anything).
-        var refused = Path.Combine(spool.Directory, "00000000000000000000000000.json");
-        File.CreateSymbolicLink(refused, Path.Combine(spool.Directory, "gone", "missing.json"));
-        await spool.WriteAsync([NotificationRequest.Sms("+919876543210", "hello") with { IdempotencyKey = "spool-test:after" }], Ct);
-
-        var drained = await host.Service<SpoolDrainer>().DrainAsync(Ct);
-
-        Assert.Equal(1, drained);
-        Assert.Equal(1, (await host.QueueStatsAsync()).Counters.Enqueued);
-        Assert.Equal([refused], spool.List());
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)

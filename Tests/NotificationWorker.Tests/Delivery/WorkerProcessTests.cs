@@ -31,7 +31,6 @@ public sealed class WorkerProcessTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        await _queue.DisposeAsync();
         await _connection.DisposeAsync();
         await _redis.DisposeAsync();
         _bulkSms.Stop();

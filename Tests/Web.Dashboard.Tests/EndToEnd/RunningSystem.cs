@@ -159,7 +159,6 @@ internal sealed class RunningSystem : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Queue.DisposeAsync();
         _queueClient.Dispose();
         await _app.DisposeAsync();
         await _redisServer.DisposeAsync();

@@ -59,7 +59,6 @@ internal static class ChaosBenchmark
         var apiSettings = new Dictionary<string, string>(common)
         {
             ["ASPNETCORE_URLS"] = apiUrl,
-            ["Spool:Directory"] = Path.Combine(directory, "spool"),
         };
         var workerSettings = new Dictionary<string, string>(common)
         {
@@ -102,7 +101,7 @@ internal static class ChaosBenchmark
             var submissions = await SubmitAllAsync(http, formId, students);
             await Task.WhenAll(workerChaos, redisChaos);
             var lastFault = clock.Elapsed;
-            Console.WriteLine($"{lastFault.TotalSeconds:F1}s chaos over: {submissions.Accepted.Count} submissions accepted ({submissions.Spooled} spooled while Redis was down), {submissions.Refused} refused, {s_retries} requests retried; {WorkerKills} worker and {RedisKills} redis-server kills");
+            Console.WriteLine($"{lastFault.TotalSeconds:F1}s chaos over: {submissions.Accepted.Count} submissions accepted, {submissions.Refused} refused, {s_retries} requests retried; {WorkerKills} worker and {RedisKills} redis-server kills");
 
             // What the Api promised: each stored student a welcome by SMS and by email, each accepted
             // submission a confirmation by SMS and by email.
@@ -131,7 +130,6 @@ internal static class ChaosBenchmark
                 ["worker_kills"] = WorkerKills,
                 ["redis_kills"] = RedisKills,
                 ["submissions_refused"] = submissions.Refused,
-                ["submissions_spooled"] = submissions.Spooled,
                 ["requests_retried"] = s_retries,
                 ["seed"] = seed,
             }));
@@ -266,14 +264,13 @@ internal static class ChaosBenchmark
         }
     }
 
-    /// <param name="Spooled">Accepted while Redis was down: the Api kept them on its disk until it came back.</param>
-    private sealed record SubmissionTotals(ConcurrentDictionary<string, bool> Accepted, int Refused, int Spooled);
+    private sealed record SubmissionTotals(ConcurrentDictionary<string, bool> Accepted, int Refused);
 
     /// <summary>Every student submits the form once, ten clients at a steady pace, so the load spans the redis kills.</summary>
     private static async Task<SubmissionTotals> SubmitAllAsync(HttpClient http, string formId, List<StoredStudent> students)
     {
         var accepted = new ConcurrentDictionary<string, bool>();
-        int refused = 0, spooled = 0;
+        var refused = 0;
         await Task.WhenAll(Enumerable.Range(0, SubmissionClients).Select(client => Task.Run(async () =>
         {
             foreach (var student in students.Where((_, i) => i % SubmissionClients == client))
@@ -289,11 +286,6 @@ internal static class ChaosBenchmark
                 if (response.StatusCode == HttpStatusCode.Accepted)
                 {
                     accepted[student.Id] = true;
-                    using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-                    if (answer.RootElement.GetProperty("spooled").GetBoolean())
-                    {
-                        Interlocked.Increment(ref spooled);
-                    }
                 }
                 else
                 {
@@ -303,7 +295,7 @@ internal static class ChaosBenchmark
                 await Task.Delay(400);
             }
         })));
-        return new SubmissionTotals(accepted, refused, spooled);
+        return new SubmissionTotals(accepted, refused);
     }
 
     /// <summary>

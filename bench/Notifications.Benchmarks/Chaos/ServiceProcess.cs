@@ -25,6 +25,9 @@ internal sealed class ServiceProcess : IDisposable
 
     public int Starts { get; private set; }
 
+    /// <summary>The running process (dotnet's own pid: the shell execs it), or null when stopped.</summary>
+    public Process? Current => _process;
+
     public void Start()
     {
         // exec: the pid is dotnet's own, so a kill reaches the service and not a shell in front of it.
