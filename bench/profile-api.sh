@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where a form submission's CPU goes: runs `bench/run.sh api` with a 20 s submissions phase, samples the
 # process with perf for 10 s in its middle, and prints the share of samples per component (the leaf-most
-# frame that names one). Needs perf and python3; run as root or with perf_event_paranoid <= 1.
-# The floor's shares for comparison: PROFILE_PHASE=floor.
+# frame that names one). The Api runs as its own process; perf samples that process. Needs perf and
+# python3; run as root or with perf_event_paranoid <= 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v perf >/dev/null || { echo "perf is not installed (Debian: linux-perf)" >&2; exit 2; }
@@ -14,13 +14,13 @@ trap 'rm -rf "$work"' EXIT
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 BENCH_MEASURE_S=20
 dotnet "$project/bin/Release/net10.0/Notifications.Benchmarks.dll" api > "$work/bench.txt" 2>&1 &
 bench=$!
-# The submissions' measuring starts 8 s (warm-up) after the floor's line; the floor's 8 s before it.
-if [ "${PROFILE_PHASE:-submissions}" = floor ]; then marker="^Api on"; wait_s=11; else marker="^floor"; wait_s=13; fi
-until grep -q "$marker" "$work/bench.txt" 2>/dev/null; do kill -0 $bench 2>/dev/null || { cat "$work/bench.txt"; exit 1; }; sleep 0.5; done
-sleep $wait_s
-perf record -F 999 -g -p $bench -o "$work/perf.data" -- sleep 10 >/dev/null 2>&1
+# The submissions' measuring starts 8 s (warm-up) after the Api's line.
+until grep -q "^Api pid" "$work/bench.txt" 2>/dev/null; do kill -0 $bench 2>/dev/null || { cat "$work/bench.txt"; exit 1; }; sleep 0.5; done
+api=$(grep -m1 "^Api pid" "$work/bench.txt" | awk '{print $3}')
+sleep 13
+perf record -F 999 -g -p "$api" -o "$work/perf.data" -- sleep 10 >/dev/null 2>&1
 wait $bench
-grep -E "^(floor|form submissions)" "$work/bench.txt"
+grep -E "^form submissions" "$work/bench.txt"
 perf script -i "$work/perf.data" 2>/dev/null > "$work/perf.txt"
 
 python3 - "$work/perf.txt" <<'PY'

@@ -3,8 +3,8 @@
 # the last line being one JSON object. Build output goes to stderr.
 #   queue   needs redis-server on PATH (it starts its own, AOF everysec), or REDIS=host:port
 #   store   embedded SQLite in a temporary file
-#   api     the Api in-process on Kestrel, embedded SQLite, its own redis-server: form submissions
-#           under 100 clients against a one-LPUSH floor endpoint, and a 10,000-row CSV upload
+#   api     the Api as its own process (Release, the deployment's GC settings), embedded SQLite, its own
+#           redis-server: form submissions under 100 clients, 10,000- and 50,000-row CSV uploads, peak RSS per phase
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

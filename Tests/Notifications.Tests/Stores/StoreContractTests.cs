@@ -642,7 +642,8 @@ public abstract class StoreContractTests
         var created = await stores.Batches.CreateAsync(new NewBatch("CSE", [ids[0]]), Notice, Ct);
         var added = await stores.Batches.AddStudentsAsync(created.Batch.Id, [ids[0], ids[1], ids[2]], Notice, Ct);
 
-        Assert.Equal(([ids[0]], 1), (created.AddedStudentIds, created.NotificationIds.Count));
+        Assert.Equal([ids[0]], created.AddedStudentIds);
+        Assert.Single(created.NotificationIds);
         Assert.Equal(new[] { ids[1], ids[2] }.Order(), added.AddedStudentIds.Order());
         var tasks = await OutboxTasksAsync(stores);
         Assert.Equal(created.NotificationIds.Concat(added.NotificationIds).Order(), tasks.Select(t => t.Id).Order());
