@@ -30,7 +30,7 @@ builder.AddServiceDefaults();
 // Redis health is judged by QueueHealthCheck: Redis away makes the Api Degraded (writes go on: their notifications
 // wait in the store's outbox), not Unhealthy. Fail fast while disconnected: a cache read or an idempotency
 // lookup then gives up at once instead of waiting in a backlog.
-builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true, options =>
+builder.AddRedisConnection("redis", settings => settings.DisableHealthChecks = true, options =>
 {
     options.BacklogPolicy = BacklogPolicy.FailFast;
     // INFO memory (the Redis memory gauge) is an admin command to StackExchange.Redis.

@@ -1,7 +1,7 @@
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
+builder.AddRedisConnection("redis");
 builder.AddProcessMemoryReporter("notification-worker");
 builder.AddDocumentStore();
 builder.AddMessageSenders();
