@@ -23,7 +23,7 @@ public sealed class StudentImport(
     IStudentStore students, ContactValidator contacts, NotificationTemplates templates, NotificationTaskFactory tasks, OutboxRelay relay,
     ApiCache cache, RecordCache records, IOptions<UploadLimits> limits)
 {
-    public const int ChunkRows = 2_000;
+    public const int ChunkRows = 500;
 
     /// <param name="open">Opens the file from its start; called twice.</param>
     /// <exception cref="UploadRejectedException">The file cannot be read as a student list; nothing is stored.</exception>

@@ -83,7 +83,9 @@ internal static class DeploymentReadme
 
             {{table}}
             The .NET services run with workstation GC (`DOTNET_gcServer=0`) and a GC heap hard limit of
-            {{VmMemoryBudget.GcHeapPercentOfMemoryMax}}% of their `MemoryMax`, so they collect before systemd would kill them.
+            {{VmMemoryBudget.GcHeapPercentOfMemoryMax}}% of their `MemoryMax`, so they collect before systemd would kill them;
+            without dynamic PGO (`DOTNET_TieredPGO=0`: less JIT work and code memory on two cores) and with two glibc
+            malloc arenas (`MALLOC_ARENA_MAX=2`).
 
             Alert thresholds (the old plan's): Redis memory above {{VmMemoryBudget.RedisMemoryAlertMegabytes}} MB, application memory
             above {{VmMemoryBudget.ApplicationMemoryAlertMegabytes}} MB, disk above {{VmMemoryBudget.DiskAlertGigabytes}} GB of {{VmMemoryBudget.DiskGigabytes}} GB, more than {{VmMemoryBudget.PendingQueueAlert}} pending notifications.

@@ -24,6 +24,11 @@ internal static class SystemdUnits
         # of {{VmMemoryBudget.GcHeapPercentOfMemoryMax}}% of MemoryMax ({{service.GcHeapHardLimitMegabytes}} MB), so the GC collects before systemd kills.
         Environment=DOTNET_gcServer=0
         Environment=DOTNET_GCHeapHardLimit={{service.GcHeapHardLimitHex}}
+        # No instrumented tier of JIT code (dynamic PGO): on 2 cores it cost the Api 30% more CPU per request and
+        # a higher p99, and the instrumented copies take memory (bench/run.sh api, README "Benchmarks").
+        Environment=DOTNET_TieredPGO=0
+        # Two glibc malloc arenas, not eight per core: native allocations of many threads stay in a few MB.
+        Environment=MALLOC_ARENA_MAX=2
         Environment=DOTNET_CLI_TELEMETRY_OPTOUT=1
         # A writable directory of its own (/var/lib/{{SystemName}}/{{service.Name}}, $STATE_DIRECTORY) for local
         # spools; as HOME it also keeps ASP.NET Core's data-protection keys across restarts.

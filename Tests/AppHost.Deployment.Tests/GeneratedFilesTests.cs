@@ -219,6 +219,8 @@ public sealed class GeneratedFilesTests
             "Restart=always",
             $"MemoryMax={memoryMax}",
             "Environment=DOTNET_gcServer=0",
+            "Environment=DOTNET_TieredPGO=0",
+            "Environment=MALLOC_ARENA_MAX=2",
             "Wants=network-online.target redis-server.service mongod.service",
             "After=network-online.target redis-server.service mongod.service",
         ];

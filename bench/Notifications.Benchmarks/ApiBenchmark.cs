@@ -7,13 +7,14 @@ using System.Text;
 using System.Text.Json;
 using Notifications.Benchmarks.Chaos;
 using Notifications.Queue;
+using Notifications.Testing;
 using StackExchange.Redis;
 
 namespace Notifications.Benchmarks;
 
 /// <summary>
 /// The Api as its own process from its Release build, with the deployment's runtime settings (Production,
-/// workstation GC, a 192 MB heap hard limit), on the embedded SQLite store and its own redis-server: form
+/// and the GC and JIT settings of its generated systemd unit), on the embedded SQLite store and its own redis-server: form
 /// submissions under 100 concurrent clients, then a 10,000-row and a 50,000-row CSV upload. For each phase the
 /// Api's peak resident memory is sampled from /proc, so the figures are the process systemd would hold to
 /// MemoryMax=256M.
@@ -31,12 +32,10 @@ internal static class ApiBenchmark
         await using var redis = await LocalRedisServer.StartOrUseAsync(Environment.GetEnvironmentVariable("REDIS"));
         var directory = Directory.CreateTempSubdirectory("bench-api-").FullName;
         var baseAddress = new Uri($"http://127.0.0.1:{BenchSupport.FreePort()}");
-        using var api = new ServiceProcess("api", ServiceProcess.ReleaseAssembly("Api"), new Dictionary<string, string>
+        using var api = new ServiceProcess("api", RepositoryBuild.Assembly("Api", "Release"), new Dictionary<string, string>(DeployedRuntime.Of("api").Environment)
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
-            ["DOTNET_gcServer"] = "0",
-            ["DOTNET_GCHeapHardLimit"] = "0xC000000",
             ["ASPNETCORE_URLS"] = baseAddress.ToString(),
             ["ConnectionStrings:redis"] = redis.Endpoint + ",abortConnect=false",
             ["DocumentStore:Provider"] = "Sqlite",

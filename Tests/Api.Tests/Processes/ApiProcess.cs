@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using Api.Tests.Infrastructure;
+using Notifications.Testing;
 
 namespace Api.Tests.Processes;
 
 /// <summary>
 /// The Api as its own operating-system process, from its build output, with the deployment's runtime settings
-/// (Production, workstation GC, a 192 MB heap hard limit), so a test can SIGKILL it or hold it to a memory limit.
+/// (Production, and the GC and JIT settings of its generated systemd unit), so a test can SIGKILL it or hold it to a memory limit.
 /// Where the machine lets this process make a memory cgroup (v1 or v2), <see cref="StartAsync"/> with a limit runs
 /// the Api inside one, as systemd's <c>MemoryMax</c> would.
 /// </summary>
@@ -34,16 +35,18 @@ public sealed class ApiProcess : IDisposable
         var port = FreePort();
         var cgroup = memoryLimitBytes is { } limit ? MemoryCgroup.TryCreate(limit) : null;
         // exec: the pid is dotnet's own, so a kill reaches the Api; the shell joins the cgroup first, so every byte counts.
-        var info = new ProcessStartInfo("bash") { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(ApiAssembly())! };
+        var info = new ProcessStartInfo("bash") { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(RepositoryBuild.Assembly("Api"))! };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("""if [ -n "$1" ]; then echo $$ > "$1"; fi; exec dotnet "$0" >>"$2" 2>&1""");
-        info.ArgumentList.Add(ApiAssembly());
+        info.ArgumentList.Add(RepositoryBuild.Assembly("Api"));
         info.ArgumentList.Add(cgroup?.ProcsFile ?? "");
         info.ArgumentList.Add(Path.Combine(Path.GetTempPath(), $"api-process-{port}.log"));
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        info.Environment["DOTNET_gcServer"] = "0";
-        info.Environment["DOTNET_GCHeapHardLimit"] = "0xC000000";
+        foreach (var (key, value) in DeployedRuntime.Of("api").Environment)
+        {
+            info.Environment[key] = value;
+        }
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         foreach (var (key, value) in settings)
         {
@@ -144,21 +147,6 @@ public sealed class ApiProcess : IDisposable
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>The Api's own build output (Debug or Release, as this test was built).</summary>
-    private static string ApiAssembly()
-    {
-        var testOutput = new DirectoryInfo(AppContext.BaseDirectory);
-        var configuration = testOutput.Parent!.Name; // bin/<configuration>/net10.0/
-        var root = testOutput;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "aspire.sln")))
-        {
-            root = root.Parent;
-        }
-        var path = Path.Combine(root?.FullName ?? throw new InvalidOperationException("aspire.sln not found above the test output."),
-            "Api", "bin", configuration, testOutput.Name, "Api.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException("Build the Api first.", path);
     }
 
     /// <summary>A memory cgroup below this process's own, v1 or v2, removed on dispose.</summary>

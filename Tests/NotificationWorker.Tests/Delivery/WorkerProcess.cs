@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Notifications.Testing;
 
 namespace NotificationWorker.Tests.Delivery;
 
@@ -15,7 +16,7 @@ public sealed class WorkerProcess : IDisposable
     public static WorkerProcess Start(IDictionary<string, string> settings)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(WorkerAssembly());
+        info.ArgumentList.Add(RepositoryBuild.Assembly("NotificationWorker"));
         info.Environment["DOTNET_ENVIRONMENT"] = "Development";
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
@@ -45,20 +46,5 @@ public sealed class WorkerProcess : IDisposable
             Kill();
         }
         _process.Dispose();
-    }
-
-    /// <summary>The worker's own build output (Debug or Release, as this test was built).</summary>
-    private static string WorkerAssembly()
-    {
-        var testOutput = new DirectoryInfo(AppContext.BaseDirectory);
-        var configuration = testOutput.Parent!.Name; // bin/<configuration>/net10.0/
-        var root = testOutput;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "aspire.sln")))
-        {
-            root = root.Parent;
-        }
-        var path = Path.Combine(root?.FullName ?? throw new InvalidOperationException("aspire.sln not found above the test output."),
-            "NotificationWorker", "bin", configuration, testOutput.Name, "NotificationWorker.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException("Build the worker first.", path);
     }
 }

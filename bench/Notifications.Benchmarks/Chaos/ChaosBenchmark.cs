@@ -6,6 +6,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Notifications.Testing;
 
 namespace Notifications.Benchmarks.Chaos;
 
@@ -43,11 +44,8 @@ internal static class ChaosBenchmark
         var apiUrl = $"http://127.0.0.1:{BenchSupport.FreePort()}";
         var common = new Dictionary<string, string>
         {
-            // The deployment's runtime settings (deploy/ubuntu): Production, workstation GC, a heap limit.
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
-            ["DOTNET_gcServer"] = "0",
-            ["DOTNET_GCHeapHardLimit"] = "0xC000000",
             ["ConnectionStrings:redis"] = redis.Endpoint + ",abortConnect=false",
             ["DocumentStore:Provider"] = "Sqlite",
             ["ConnectionStrings:documents"] = $"Data Source={Path.Combine(directory, "store.db")}",
@@ -56,11 +54,12 @@ internal static class ChaosBenchmark
             ["LegacyIntake:Enabled"] = "false",
             ["Sending:Outbox:Directory"] = Path.Combine(directory, "outbox"),
         };
-        var apiSettings = new Dictionary<string, string>(common)
+        // The deployment's runtime settings (GC, heap limit, JIT), from each service's generated systemd unit.
+        var apiSettings = new Dictionary<string, string>(common.Concat(DeployedRuntime.Of("api").Environment))
         {
             ["ASPNETCORE_URLS"] = apiUrl,
         };
-        var workerSettings = new Dictionary<string, string>(common)
+        var workerSettings = new Dictionary<string, string>(common.Concat(DeployedRuntime.Of("notification-worker").Environment))
         {
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             ["BULKSMS_USERNAME"] = "school",
@@ -73,11 +72,11 @@ internal static class ChaosBenchmark
             ["Sending:RateLimits:BulkSms:PerSecond"] = "200",
             ["Sending:RateLimits:Brevo:PerSecond"] = "200",
         };
-        using var api = new ServiceProcess("api", ServiceProcess.ReleaseAssembly("Api"), apiSettings, directory);
+        using var api = new ServiceProcess("api", RepositoryBuild.Assembly("Api", "Release"), apiSettings, directory);
         var workers = new[]
         {
-            new ServiceProcess("worker-1", ServiceProcess.ReleaseAssembly("NotificationWorker"), workerSettings, directory),
-            new ServiceProcess("worker-2", ServiceProcess.ReleaseAssembly("NotificationWorker"), workerSettings, directory),
+            new ServiceProcess("worker-1", RepositoryBuild.Assembly("NotificationWorker", "Release"), workerSettings, directory),
+            new ServiceProcess("worker-2", RepositoryBuild.Assembly("NotificationWorker", "Release"), workerSettings, directory),
         };
         try
         {

@@ -59,16 +59,4 @@ internal sealed class ServiceProcess : IDisposable
     public bool HasExited => _process is null || _process.HasExited;
 
     public void Dispose() => Kill();
-
-    /// <summary>The Release build of a project of this repository, found from this program's own folder.</summary>
-    public static string ReleaseAssembly(string project)
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "aspire.sln")))
-        {
-            root = root.Parent;
-        }
-        return Path.Combine(root?.FullName ?? throw new InvalidOperationException("aspire.sln not found above " + AppContext.BaseDirectory),
-            project, "bin", "Release", "net10.0", project + ".dll");
-    }
 }
