@@ -63,6 +63,7 @@ builder.Services.AddSingleton<OutboxReader>();
 builder.Services.AddSingleton<IdempotentResponses>();
 builder.Services.AddSingleton<OutboxRelay>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+builder.Services.AddSingleton<StudentMessages>();
 builder.Services.AddSingleton<SubmissionIntake>();
 builder.Services.AddSingleton<StudentImport>();
 builder.Services.AddSingleton<BatchNotices>();

@@ -22,7 +22,7 @@ public sealed record SubmissionReceipt(string SubmissionId, IReadOnlyList<string
 /// its confirmation are durable, whether Redis answers or not.
 /// </summary>
 public sealed partial class SubmissionIntake(
-    IFormSubmissionStore submissions, NotificationTemplates templates, NotificationTaskFactory tasks, OutboxRelay relay, ApiCache cache,
+    IFormSubmissionStore submissions, StudentMessages messages, OutboxRelay relay, ApiCache cache,
     IOptions<QueueOptions> queueOptions, TimeProvider time, ILogger<SubmissionIntake> logger)
 {
     /// <exception cref="InvalidNotificationException">The confirmation breaks the queue's rules; nothing is stored.</exception>
@@ -33,7 +33,7 @@ public sealed partial class SubmissionIntake(
         // A request with an Idempotency-Key names its submission after the key (already a hash of the caller, the
         // form and the header): a retry, whatever became of the first answer, finds its submission stored.
         var id = work.RequestKey ?? RecordIds.New();
-        var confirmation = tasks.PrepareAll(Confirmation(work, id, now));
+        var confirmation = Confirmation(work, id, now);
         var submission = new NewSubmission(work.Form.Id, work.Student.Id, work.Student.RollNumber, work.Answers, SubmittedAt: now, Id: id)
         {
             Notifications = confirmation,
@@ -78,23 +78,14 @@ public sealed partial class SubmissionIntake(
             : null;
     }
 
-    private NotificationRequest[] Confirmation(SubmissionWork work, string submissionId, DateTimeOffset submittedAt)
+    private IReadOnlyList<PreparedTask> Confirmation(SubmissionWork work, string submissionId, DateTimeOffset submittedAt)
     {
         var (form, student) = (work.Form, work.Student);
         var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber, FormTitle = form.Title, SubmittedAt = submittedAt };
-        var sms = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Sms, model);
-        var email = templates.Render(TemplateNames.SubmissionConfirmation, NotificationType.Email, model);
-        var correlation = new Correlation { SubmissionId = submissionId, StudentId = student.Id };
         // Keyed by the submission (named after the request's Idempotency-Key when it has one): the relay moving it
         // twice, or a retried request, queues nothing new.
-        return
-        [
-            NotificationRequest.Sms(student.Phone, sms.TextBody) with { IdempotencyKey = $"submission:{submissionId}:sms", Correlation = correlation },
-            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody) with
-            {
-                IdempotencyKey = $"submission:{submissionId}:email", Correlation = correlation,
-            },
-        ];
+        return messages.Prepare(TemplateNames.SubmissionConfirmation, model, student, $"submission:{submissionId}",
+            new Correlation { SubmissionId = submissionId, StudentId = student.Id }, NotificationPriority.Normal);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Submission {SubmissionId} is already stored: its request was sent again with the same Idempotency-Key")]

@@ -20,7 +20,7 @@ namespace Api.Students;
 /// stores the rest and welcomes only the students it creates.
 /// </remarks>
 public sealed class StudentImport(
-    IStudentStore students, ContactValidator contacts, NotificationTemplates templates, NotificationTaskFactory tasks, OutboxRelay relay,
+    IStudentStore students, ContactValidator contacts, StudentMessages messages, OutboxRelay relay,
     ApiCache cache, RecordCache records, IOptions<UploadLimits> limits)
 {
     public const int ChunkRows = 500;
@@ -70,21 +70,9 @@ public sealed class StudentImport(
     private IReadOnlyList<PreparedTask> Welcome(Student student)
     {
         var model = new NotificationModel { StudentName = student.Name, Username = student.RollNumber };
-        var sms = templates.Render(TemplateNames.Welcome, NotificationType.Sms, model);
-        var email = templates.Render(TemplateNames.Welcome, NotificationType.Email, model);
-        var correlation = new Correlation { BatchId = student.BatchId, StudentId = student.Id };
         // One welcome per student and channel, whatever happens to the request.
-        return tasks.PrepareAll(
-        [
-            NotificationRequest.Sms(student.Phone, sms.TextBody, NotificationPriority.Bulk) with
-            {
-                IdempotencyKey = $"welcome:{student.RollNumber}:sms", Correlation = correlation,
-            },
-            NotificationRequest.Email(student.Email, email.Subject!, email.TextBody, email.HtmlBody, NotificationPriority.Bulk) with
-            {
-                IdempotencyKey = $"welcome:{student.RollNumber}:email", Correlation = correlation,
-            },
-        ]);
+        return messages.Prepare(TemplateNames.Welcome, model, student, $"welcome:{student.RollNumber}",
+            new Correlation { BatchId = student.BatchId, StudentId = student.Id }, NotificationPriority.Bulk);
     }
 }
 
