@@ -43,7 +43,10 @@ builder.AddJwtAuthentication();
 
 builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = StatusProblems.AddDetail);
+// Binding errors (malformed JSON, "page=abc", an empty body) throw in every environment, so ApiExceptionHandler
+// answers them with the field and the reason; by default only Development does, and Production answers a bare 400.
+builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 builder.Services.AddOpenApi();
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Notifications.Stores;
 using StackExchange.Redis;
 
 namespace Api.Idempotency;
@@ -15,7 +16,7 @@ public static class IdempotencyKeys
     public const int MaxHeaderLength = 200;
 
     /// <returns>A short key for this caller and scope, or null without the header.</returns>
-    /// <exception cref="BadHttpRequestException">The header is empty or too long.</exception>
+    /// <exception cref="InvalidFieldException">The header is empty or too long (a 400 naming the header).</exception>
     public static string? FromRequest(HttpContext context, string scope)
     {
         if (!context.Request.Headers.TryGetValue(HeaderName, out var values))
@@ -25,7 +26,7 @@ public static class IdempotencyKeys
         var value = values.ToString();
         if (value.Length is 0 or > MaxHeaderLength)
         {
-            throw new BadHttpRequestException($"{HeaderName} must have 1 to {MaxHeaderLength} characters.");
+            throw new InvalidFieldException(HeaderName, $"must have 1 to {MaxHeaderLength} characters; this one has {value.Length}.");
         }
         var caller = context.User.FindFirst("sub")?.Value ?? "";
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{scope}\n{caller}\n{value}"));
@@ -75,7 +76,7 @@ public sealed class IdempotentResponses(IConnectionMultiplexer redis)
         {
             return null;
         }
-        if (stored.IsNull || JsonSerializer.Deserialize<SavedResponse<T>>((string)stored!, s_json) is not { Response: { } response } saved)
+        if (stored.IsNull || Read<T>(stored) is not { Response: { } response } saved)
         {
             return null;
         }
@@ -98,6 +99,22 @@ public sealed class IdempotentResponses(IConnectionMultiplexer redis)
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             // The answer is already durable; only the replay of it is lost.
+        }
+    }
+
+    /// <summary>
+    /// A saved answer that cannot be read (written by another version, or damaged) counts as none: the request is
+    /// answered afresh, and the ids derived from its key still keep it from being stored or queued twice.
+    /// </summary>
+    private static SavedResponse<T>? Read<T>(RedisValue stored)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<SavedResponse<T>>((string)stored!, s_json);
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
