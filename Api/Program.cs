@@ -102,6 +102,8 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// Before authentication: a request target that names no resource of this Api is refused whoever sends it.
+app.UseMiddleware<RequestTargetGuard>();
 app.UseAuthentication();
 app.UseAuthorization();
 
