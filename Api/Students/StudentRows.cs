@@ -37,6 +37,10 @@ public sealed class StudentRows(Dictionary<string, int> columns, ContactValidato
             {
                 Reject(StudentColumns.Name, $"is longer than {FieldLimits.Name} characters.", null);
             }
+            else if (IsFormula(name))
+            {
+                Reject(StudentColumns.Name, FormulaReason, name);
+            }
 
             var rawEmail = Cell(StudentColumns.Email);
             var email = ContactValidator.NormalizeEmail(rawEmail, out var emailReason);
@@ -61,6 +65,10 @@ public sealed class StudentRows(Dictionary<string, int> columns, ContactValidato
             {
                 Reject(StudentColumns.RollNumber, $"is longer than {FieldLimits.RollNumber} characters.", null);
             }
+            else if (IsFormula(roll))
+            {
+                Reject(StudentColumns.RollNumber, FormulaReason, roll);
+            }
             else if (_firstRowOfRoll.TryGetValue(roll, out var firstRow))
             {
                 Reject(StudentColumns.RollNumber, $"repeats row {firstRow}.", roll);
@@ -71,6 +79,10 @@ public sealed class StudentRows(Dictionary<string, int> columns, ContactValidato
             if (batch is { Length: > FieldLimits.Id })
             {
                 Reject(StudentColumns.Batch, $"is longer than {FieldLimits.Id} characters.", null);
+            }
+            else if (batch is not null && IsFormula(batch))
+            {
+                Reject(StudentColumns.Batch, FormulaReason, batch);
             }
 
             if (problems.Count > 0)
@@ -83,4 +95,12 @@ public sealed class StudentRows(Dictionary<string, int> columns, ContactValidato
         }
         return valid;
     }
+
+    private const string FormulaReason = "is a spreadsheet formula (it starts with '=' or '@'); type the value itself.";
+
+    /// <summary>
+    /// A name, roll number or batch never starts with '=' or '@': such a cell is a formula or a CSV-injection payload,
+    /// and is not stored. Values starting with '+' or '-' (a batch "-A") are stored, and escaped wherever they are written out.
+    /// </summary>
+    private static bool IsFormula(string value) => value is ['=' or '@', ..];
 }

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using CsvHelper;
 using MiniExcelLibs;
 
@@ -64,10 +65,20 @@ public static class StudentSheet
 {
     private static readonly byte[] s_zipSignature = [0x50, 0x4B, 0x03, 0x04];
 
+    /// <summary>
+    /// The most a workbook may expand to when unzipped. A 50,000-row student list is about 10 MB of XML; a zip bomb
+    /// (a few KB that inflate to gigabytes) is refused before any of it is inflated.
+    /// </summary>
+    public const long MaxExpandedXlsxBytes = 64L * 1024 * 1024;
+
     /// <summary>Reads the header; the rows follow as <see cref="OpenedSheet.Rows"/> is enumerated, once, while <paramref name="content"/> is open.</summary>
     public static OpenedSheet Open(Stream content, string? fileName, UploadLimits limits)
     {
         var isXlsx = LooksLikeXlsx(content, fileName);
+        if (isXlsx)
+        {
+            CheckExpandedSize(content);
+        }
         var rows = isXlsx ? ReadXlsx(content, limits) : ReadCsv(content, limits);
         // Each reader yields the header first.
         var enumerator = rows.GetEnumerator();
@@ -109,6 +120,32 @@ public static class StudentSheet
         return zip;
     }
 
+    /// <summary>Refuses a workbook whose entries declare more than <see cref="MaxExpandedXlsxBytes"/> in all.</summary>
+    private static void CheckExpandedSize(Stream content)
+    {
+        long expanded;
+        try
+        {
+            using var zip = new ZipArchive(content, ZipArchiveMode.Read, leaveOpen: true);
+            expanded = zip.Entries.Sum(e => e.Length);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A broken archive throws a variety of types (InvalidDataException, or a seek before the start of a short file).
+            throw Unreadable(ex);
+        }
+        finally
+        {
+            content.Position = 0;
+        }
+        if (expanded > MaxExpandedXlsxBytes)
+        {
+            throw new UploadRejectedException(
+                $"The workbook expands to {expanded / (1024 * 1024)} MB when unzipped; at most {MaxExpandedXlsxBytes / (1024 * 1024)} MB are read.",
+                StatusCodes.Status413PayloadTooLarge);
+        }
+    }
+
     /// <summary>The header as row 1, then the data rows.</summary>
     private static IEnumerable<SheetRow> ReadCsv(Stream content, UploadLimits limits)
     {
@@ -134,10 +171,7 @@ public static class StudentSheet
             {
                 throw new UploadRejectedException($"The file has {header.Length} columns; at most {limits.MaxColumns} are allowed.");
             }
-            if (header.Any(h => h?.Contains('\0', StringComparison.Ordinal) == true))
-            {
-                throw new UploadRejectedException("The header holds binary data: the file is not a CSV text file.");
-            }
+            CheckText(header, 1);
             yield return new SheetRow(1, header);
             // Counted here: the reader's own line number is not tracked (it costs on every row).
             var rowNumber = 1;
@@ -154,10 +188,7 @@ public static class StudentSheet
                 {
                     cells[i] = reader.GetString(i);
                 }
-                if (cells.Any(c => c?.Contains('\0', StringComparison.Ordinal) == true))
-                {
-                    throw new UploadRejectedException($"Row {rowNumber} holds binary data: the file is not a CSV text file.");
-                }
+                CheckText(cells, rowNumber);
                 yield return new SheetRow(rowNumber, cells);
             }
         }
@@ -174,6 +205,34 @@ public static class StudentSheet
             throw new UploadRejectedException($"The CSV is malformed at row {rowNumber + 1}: {ex.Message}");
         }
     }
+
+    /// <summary>
+    /// The reader decodes UTF-8 leniently: bytes that are not UTF-8 (a sheet saved as ANSI or UTF-16) become U+FFFD,
+    /// which would garble a student's name for good; a NUL means the file is not text at all.
+    /// </summary>
+    private static void CheckText(string?[] cells, int row)
+    {
+        foreach (var cell in cells)
+        {
+            if (cell is null)
+            {
+                continue;
+            }
+            if (cell.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new UploadRejectedException(row == 1
+                    ? "The header holds binary data: the file is not a CSV text file."
+                    : $"Row {row} holds binary data: the file is not a CSV text file.");
+            }
+            if (cell.Contains('\uFFFD', StringComparison.Ordinal))
+            {
+                throw NotUtf8(row);
+            }
+        }
+    }
+
+    private static UploadRejectedException NotUtf8(int row) =>
+        new($"Row {row} is not UTF-8 text: save the sheet as \"CSV UTF-8\" (a file saved as ANSI or UTF-16 would garble names).");
 
     /// <summary>The header as row 1, then the data rows that are not blank.</summary>
     private static IEnumerable<SheetRow> ReadXlsx(Stream content, UploadLimits limits)
@@ -197,6 +256,11 @@ public static class StudentSheet
             }
             if (cells.All(string.IsNullOrWhiteSpace))
             {
+                // Blank rows are skipped, but not without end: a few KB of zip can hold millions of them.
+                if (rowNumber - 1 - dataRows > limits.MaxRows)
+                {
+                    throw new UploadRejectedException($"The sheet has more than {limits.MaxRows} blank rows.", StatusCodes.Status413PayloadTooLarge);
+                }
                 continue;
             }
             if (++dataRows > limits.MaxRows)
