@@ -30,7 +30,8 @@ public sealed class ApiProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<ApiProcess> StartAsync(IReadOnlyDictionary<string, string> settings, long? memoryLimitBytes = null)
+    /// <param name="environment">Production, as deployed; a test may run the same process as Development to compare.</param>
+    public static async Task<ApiProcess> StartAsync(IReadOnlyDictionary<string, string> settings, long? memoryLimitBytes = null, string environment = "Production")
     {
         var port = FreePort();
         var cgroup = memoryLimitBytes is { } limit ? MemoryCgroup.TryCreate(limit) : null;
@@ -41,8 +42,8 @@ public sealed class ApiProcess : IDisposable
         info.ArgumentList.Add(RepositoryBuild.Assembly("Api"));
         info.ArgumentList.Add(cgroup?.ProcsFile ?? "");
         info.ArgumentList.Add(Path.Combine(Path.GetTempPath(), $"api-process-{port}.log"));
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
+        info.Environment["DOTNET_ENVIRONMENT"] = environment;
         foreach (var (key, value) in DeployedRuntime.Of("api").Environment)
         {
             info.Environment[key] = value;

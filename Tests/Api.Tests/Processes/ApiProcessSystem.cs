@@ -45,7 +45,8 @@ public sealed class ApiProcessSystem : IAsyncDisposable
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
-    public Task<ApiProcess> StartApiAsync(long? memoryLimitBytes = null) => ApiProcess.StartAsync(Settings, memoryLimitBytes);
+    public Task<ApiProcess> StartApiAsync(long? memoryLimitBytes = null, string environment = "Production") =>
+        ApiProcess.StartAsync(Settings, memoryLimitBytes, environment);
 
     public async Task<long> ScalarAsync(string sql)
     {
