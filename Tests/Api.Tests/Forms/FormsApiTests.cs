@@ -124,6 +124,30 @@ public sealed class FormsApiTests
     }
 
     [Fact]
+    public async Task Submit_RetriedWithIdempotencyKey_WhenTheSavedAnswerIsDamaged_IsAnsweredAfresh_AndStoredOnce()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var student = await host.SeedStudentAsync();
+        var form = await host.SeedFormAsync();
+        var client = host.Student(student.Id);
+        client.DefaultRequestHeaders.Add("Idempotency-Key", "submit-damaged-answer");
+        var first = await ApiTestHost.ReadAsync<SubmissionAccepted>(await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "a")), Ct));
+        // Written by another version, or damaged: what Redis holds is not a saved answer.
+        await foreach (var key in host.Multiplexer.GetServers().Single().KeysAsync(pattern: "api:idempotency:*"))
+        {
+            await host.Multiplexer.GetDatabase().StringSetAsync(key, "{\"fingerprint\": 42, \"response\": [");
+        }
+
+        var retry = await client.PostAsync($"/api/forms/{form.Id}/submissions", Answers(("comment", "a")), Ct);
+
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+        Assert.Equal(first.SubmissionId, (await ApiTestHost.ReadAsync<SubmissionAccepted>(retry)).SubmissionId);
+        var stored = await host.Service<IFormSubmissionStore>().ListByFormAsync(form.Id, new PageRequest(0, 10), Ct);
+        Assert.Single(stored.Items);
+        Assert.Equal(2, (await host.QueueStatsAsync()).Counters.Enqueued);
+    }
+
+    [Fact]
     public async Task Submit_StoresOnce_WhenRetriedWithIdempotencyKey_AfterTheSavedAnswerIsLost_OrAtTheSameTime()
     {
         await using var host = await ApiTestHost.StartAsync();
