@@ -87,7 +87,13 @@ builder.Services.AddFusionCache()
         options.DistributedCacheKeyModifierMode = CacheKeyModifierMode.None;
         options.CacheKeyPrefix = null;
     })
-    .WithDefaultEntryOptions(options => options.Duration = TimeSpan.FromMinutes(5))
+    .WithDefaultEntryOptions(options =>
+    {
+        options.Duration = TimeSpan.FromMinutes(5);
+        // An entry in Redis that does not read back (written by another version, or damaged) is a miss, and the
+        // store answers; by default FusionCache throws, and one bad entry would fail every request that reads it.
+        options.ReThrowSerializationExceptions = false;
+    })
     .WithSerializer(new FusionCacheSystemTextJsonSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web) { IncludeFields = true }))
     .WithDistributedCache(sp => new RedisCache(Options.Create(new RedisCacheOptions
     {

@@ -17,10 +17,9 @@ public sealed partial class RecordCache(IFusionCache cache, IFormStore forms, IS
     private static readonly string[] s_formTags = [CacheKeys.FormRecordsTag];
     private static readonly string[] s_studentTags = [CacheKeys.StudentRecordsTag];
 
-    private readonly FusionCacheEntryOptions _entry = new(options.Value.RecordTtl)
-    {
-        MemoryCacheDuration = options.Value.MemoryDurationFor(options.Value.RecordTtl),
-    };
+    // From the cache's defaults (Program.cs), so a damaged entry in Redis is a miss here too.
+    private readonly FusionCacheEntryOptions _entry = cache.CreateEntryOptions(
+        entry => entry.MemoryCacheDuration = options.Value.MemoryDurationFor(options.Value.RecordTtl), options.Value.RecordTtl);
 
     public ValueTask<Form> GetFormAsync(string id, CancellationToken cancellationToken) =>
         cache.GetOrSetAsync<Form>(CacheKeys.FormRecord(id), (_, ct) => forms.GetAsync(id, ct), default,

@@ -62,6 +62,23 @@ public sealed class ApiCacheTests
     }
 
     [Fact]
+    public async Task ADamagedEntryInRedis_IsAMiss_AndTheStoreAnswers()
+    {
+        await using var host = await ApiTestHost.StartAsync();
+        var form = await host.SeedFormAsync();
+        // The layout Microsoft's RedisCache reads (a hash: absolute and sliding expiry, data), with data that is no
+        // FusionCache entry: what another version of the Api, or a damaged write, would leave.
+        var db = host.Multiplexer.GetDatabase();
+        await db.HashSetAsync(CacheKeys.ActiveForms, [new("absexp", -1), new("sldexp", -1), new("data", "{\"v\": [not json")]);
+        await db.KeyExpireAsync(CacheKeys.ActiveForms, TimeSpan.FromMinutes(5));
+
+        var response = await host.Staff().GetAsync("/api/forms/active", Ct);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(form.Id, Assert.Single(await ApiTestHost.ReadAsync<List<Form>>(response)).Id);
+    }
+
+    [Fact]
     public async Task Write_IsVisibleInTheNextRead()
     {
         await using var host = await ApiTestHost.StartAsync();
