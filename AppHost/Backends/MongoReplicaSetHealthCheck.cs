@@ -22,24 +22,17 @@ internal sealed class MongoReplicaSetHealthCheck(Func<CancellationToken, ValueTa
 
     private const int AlreadyInitialized = 23;
 
-    private MongoClient? _client;
+    private readonly MongoClientOnDemand _client = new(connectionString);
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            if (_client is null)
+            if (await _client.GetAsync(cancellationToken).ConfigureAwait(false) is not { } client)
             {
-                var value = await connectionString(cancellationToken).ConfigureAwait(false);
-                if (string.IsNullOrEmpty(value))
-                {
-                    return HealthCheckResult.Unhealthy("The MongoDB connection string is not known yet.");
-                }
-                var settings = MongoClientSettings.FromConnectionString(value);
-                settings.ServerSelectionTimeout = TimeSpan.FromSeconds(3);
-                _client = new MongoClient(settings);
+                return HealthCheckResult.Unhealthy(MongoClientOnDemand.NotKnownYet);
             }
-            var admin = _client.GetDatabase("admin");
+            var admin = client.GetDatabase("admin");
             var hello = await admin.RunCommandAsync<BsonDocument>(new BsonDocument("hello", 1), cancellationToken: cancellationToken).ConfigureAwait(false);
             if (hello.GetValue("isWritablePrimary", false).ToBoolean())
             {

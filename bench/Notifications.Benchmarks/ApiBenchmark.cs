@@ -48,7 +48,7 @@ internal static class ApiBenchmark
         api.Start();
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Clients, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
         using var http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        await WaitUntilAliveAsync(http, api);
+        await ServiceLiveness.WaitAsync(http, () => api.HasExited, "Api");
         var pid = api.Current!.Id;
         Console.WriteLine($"Api pid {pid} on {baseAddress}, redis {redis.Description}");
 
@@ -90,34 +90,6 @@ internal static class ApiBenchmark
     }
 
     private static double Mb(long bytes) => Math.Round(bytes / (1024.0 * 1024), 1);
-
-    private static async Task WaitUntilAliveAsync(HttpClient http, ServiceProcess api)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            if (api.HasExited)
-            {
-                throw new InvalidOperationException("The Api exited before it answered; see its log in the benchmark's temporary folder.");
-            }
-            try
-            {
-                if ((await http.GetAsync("/alive")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The Api did not answer /alive within 60 s.");
-            }
-            await Task.Delay(100);
-        }
-    }
 
     /// <summary>One student (uploaded through the Api) and one active form.</summary>
     private static async Task<(string StudentId, string FormId)> SeedAsync(HttpClient http, string staffToken)

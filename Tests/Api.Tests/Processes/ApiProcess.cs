@@ -117,30 +117,7 @@ public sealed class ApiProcess : IDisposable
     private async Task WaitUntilAliveAsync()
     {
         using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The Api exited with {_process.ExitCode} before it answered.");
-            }
-            try
-            {
-                if ((await http.GetAsync("/alive")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The Api did not answer /alive within 60 s.");
-            }
-            await Task.Delay(100);
-        }
+        await ServiceLiveness.WaitAsync(http, () => _process.HasExited, $"Api (log: {Path.Combine(Path.GetTempPath(), $"api-process-{BaseAddress.Port}.log")})");
     }
 
     private static int FreePort()
