@@ -28,7 +28,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problemDe
                 new Dictionary<string, string[]> { [e.Field] = [e.Reason] }),
             InvalidNotificationException e => (StatusCodes.Status400BadRequest, "Invalid notification", e.Message, null),
             UploadRejectedException e => (e.StatusCode, "Upload rejected", e.Message, null),
-            BadHttpRequestException e => (e.StatusCode, "Bad request", Describe(e), FieldOf(e)),
+            BadHttpRequestException e => Describe(e),
             IdempotencyKeyReusedException e => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused", e.Message, null),
             _ => (0, "", "", (Dictionary<string, string[]>?)null),
         };
@@ -46,40 +46,30 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problemDe
         return await problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
-    /// <summary>The binder's sentence, with the JSON reader's (which says where the body went wrong) when there is one.</summary>
-    private static string Describe(BadHttpRequestException exception) =>
-        exception.InnerException is JsonException json ? $"{exception.Message} {json.Message}"
-        : IsMissingBody(exception) ? MissingBody
-        : exception.Message;
+    /// <summary>
+    /// A binding error as a caller can act on it: the binder's sentence, with the JSON reader's (which says where the
+    /// body went wrong) when there is one; and the field it is about: the JSON path inside a body ("answers.comment"),
+    /// "body" for a body that is missing or unreadable as a whole, else the query or route parameter the binder names ("page").
+    /// </summary>
+    private static (int Status, string Title, string Detail, Dictionary<string, string[]>? Errors) Describe(BadHttpRequestException exception)
+    {
+        // The binder's own words for a missing body end "Did you mean to use a Service instead?", which speaks to the
+        // Api's developer, not its caller.
+        var missingBody = exception.Message.Contains("no body was provided", StringComparison.Ordinal)
+            || exception.Message.Contains("was not provided from body", StringComparison.Ordinal);
+        var reason = exception.InnerException is JsonException json ? json.Message : missingBody ? MissingBody : exception.Message;
+        var detail = exception.InnerException is JsonException ? $"{exception.Message} {reason}" : reason;
+
+        string? field = exception.InnerException is JsonException { Path: { } path }
+            ? path is "$" ? "body" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path
+            : exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase) ? "body"
+            // The binder names the parameter as "<type> <name>", for example: Failed to bind parameter "int? page" from "abc".
+            : BoundParameter().Match(exception.Message) is { Success: true } match ? match.Groups["name"].Value
+            : null;
+        return (exception.StatusCode, "Bad request", detail, field is null ? null : new Dictionary<string, string[]> { [field] = [reason] });
+    }
 
     private const string MissingBody = "The request has no body; this route takes a JSON body (Content-Type: application/json).";
-
-    // The binder's own words for it end "Did you mean to use a Service instead?", which speaks to the Api's developer, not its caller.
-    private static bool IsMissingBody(BadHttpRequestException exception) =>
-        exception.Message.Contains("no body was provided", StringComparison.Ordinal)
-        || exception.Message.Contains("was not provided from body", StringComparison.Ordinal);
-
-    /// <summary>
-    /// The field a binding error is about: the JSON path inside a body ("answers.comment"), "body" for a body that is
-    /// missing or unreadable as a whole, else the query or route parameter the binder names ("page").
-    /// </summary>
-    private static Dictionary<string, string[]>? FieldOf(BadHttpRequestException exception)
-    {
-        var reason = exception.InnerException is JsonException inner ? inner.Message : IsMissingBody(exception) ? MissingBody : exception.Message;
-        if (exception.InnerException is JsonException { Path: { } path })
-        {
-            var field = path is "$" ? "body" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
-            return new Dictionary<string, string[]> { [field] = [reason] };
-        }
-        if (exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase))
-        {
-            return new Dictionary<string, string[]> { ["body"] = [reason] };
-        }
-        // The binder's messages name the parameter as "<type> <name>", for example: Failed to bind parameter "int? page" from "abc".
-        return BoundParameter().Match(exception.Message) is { Success: true } match
-            ? new Dictionary<string, string[]> { [match.Groups["name"].Value] = [reason] }
-            : null;
-    }
 
     [GeneratedRegex("""parameter "[^"]* (?<name>[^" ]+)" """, RegexOptions.CultureInvariant)]
     private static partial Regex BoundParameter();

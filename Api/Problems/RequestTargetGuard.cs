@@ -77,18 +77,20 @@ public sealed class RequestTargetGuard(RequestDelegate next, IProblemDetailsServ
     {
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
         var query = raw.IndexOf('?', StringComparison.Ordinal);
-        var path = query >= 0 ? raw[..query] : raw;
-        foreach (var segment in path.Split('/'))
+        var path = (query >= 0 ? raw.AsSpan(0, query) : raw.AsSpan());
+        // Every request passes here: segments are sliced, not copied, and decoded only when they hold an escape.
+        foreach (var range in path.Split('/'))
         {
-            var decoded = Uri.UnescapeDataString(segment);
+            var segment = path[range];
+            var decoded = segment.Contains('%') ? Uri.UnescapeDataString(segment.ToString()) : segment;
             if (decoded is "." or "..")
             {
-                errors["path"] = [$"has the segment '{segment}': '.' and '..' segments are not taken; name the resource itself."];
+                errors["path"] = [$"has the segment '{segment.ToString()}': '.' and '..' segments are not taken; name the resource itself."];
                 return;
             }
-            if (decoded.Contains('/', StringComparison.Ordinal) || decoded.Contains('\\', StringComparison.Ordinal))
+            if (decoded.ContainsAny('/', '\\'))
             {
-                errors["path"] = [$"has the segment '{segment}', which holds an encoded '/' or '\\'."];
+                errors["path"] = [$"has the segment '{segment.ToString()}', which holds an encoded '/' or '\\'."];
                 return;
             }
         }
