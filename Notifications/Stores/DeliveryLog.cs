@@ -6,9 +6,48 @@ public enum DeliveryStatus
 {
     Queued,
     Sending,
+    /// <summary>The provider accepted it (or, from a receipt, is still passing it on).</summary>
     Sent,
     Retrying,
     Dead,
+    /// <summary>The provider reports it reached the phone or the mailbox.</summary>
+    Delivered,
+    /// <summary>The provider gave up on it (an SMS that expired, a blocked number, an email error); the reason says why.</summary>
+    Undelivered,
+    /// <summary>The recipient's mail server refused it for good, or the address is invalid.</summary>
+    Bounced,
+    /// <summary>The recipient marked it as spam or unsubscribed.</summary>
+    Complained,
+    /// <summary>Not sent: the recipient is on the suppression list.</summary>
+    Suppressed,
+}
+
+/// <summary>The order in which a task's status may move, whatever order events arrive in.</summary>
+public static class DeliveryStatuses
+{
+    /// <summary>
+    /// Events of a higher rank win the status over any of a lower one, late or not; within a rank the newer
+    /// event wins (the worker's own steps, by time). A provider's outcome thus outranks everything the worker
+    /// saw (a late "sent" report does not undo "delivered"), and a complaint outranks a delivery it follows.
+    /// </summary>
+    public static int Rank(DeliveryStatus status) => status switch
+    {
+        DeliveryStatus.Delivered => 1,
+        DeliveryStatus.Undelivered or DeliveryStatus.Bounced => 2,
+        DeliveryStatus.Complained => 3,
+        _ => 0,
+    };
+
+    /// <summary>Statuses that clear the last error when they win: the message got through.</summary>
+    public static bool IsSuccess(DeliveryStatus status) => status is DeliveryStatus.Sent or DeliveryStatus.Delivered;
+
+    /// <summary>Finished without reaching the student.</summary>
+    public static bool IsFailure(DeliveryStatus status) =>
+        status is DeliveryStatus.Dead or DeliveryStatus.Undelivered or DeliveryStatus.Bounced or DeliveryStatus.Suppressed;
+
+    /// <summary>Still on its way: in the queue, being sent, or waiting for a retry.</summary>
+    public static bool IsPending(DeliveryStatus status) =>
+        status is DeliveryStatus.Queued or DeliveryStatus.Sending or DeliveryStatus.Retrying;
 }
 
 /// <summary>One step of one notification task, as the Api or the worker saw it happen.</summary>
@@ -23,6 +62,14 @@ public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTim
     public string? BatchId { get; init; }
     public string? SubmissionId { get; init; }
     public string? StudentId { get; init; }
+    /// <summary>SMS parts: counted when the SMS is queued, then as the provider reports it.</summary>
+    public int? SmsParts { get; init; }
+    /// <summary>What the provider charged, in its credits, when it says.</summary>
+    public double? CreditCost { get; init; }
+    /// <summary>
+    /// Set on an event from a provider's receipt: the same receipt arriving again is not stored again.
+    /// </summary>
+    public string? ReceiptId { get; init; }
 
     /// <summary>An event of <paramref name="task"/>, carrying its channel, recipient and correlation.</summary>
     public static DeliveryEvent Of(NotificationTask task, DeliveryStatus status, DateTimeOffset at) =>
@@ -31,6 +78,9 @@ public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTim
             BatchId = task.Correlation?.BatchId,
             SubmissionId = task.Correlation?.SubmissionId,
             StudentId = task.Correlation?.StudentId,
+            SmsParts = task.Type == NotificationType.Sms && status == DeliveryStatus.Queued && task.Data?.Message is { } text
+                ? SmsSegments.Count(text).Parts
+                : null,
         };
 }
 
@@ -55,7 +105,13 @@ public sealed record DeliveryRecord(
     string? StudentId,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    IReadOnlyList<DeliveryTimelineEntry> Timeline);
+    IReadOnlyList<DeliveryTimelineEntry> Timeline)
+{
+    /// <summary>An SMS's parts (segments): counted when queued, then as the provider reports them.</summary>
+    public int? SmsParts { get; init; }
+    /// <summary>What the provider charged for it, in its credits, when it says.</summary>
+    public double? CreditCost { get; init; }
+}
 
 /// <summary>
 /// Filters for <see cref="IDeliveryLog.QueryAsync"/>; unset filters match everything. The time range
@@ -73,7 +129,43 @@ public sealed record DeliveryQuery
 }
 
 /// <summary>How many of a batch's tasks are in each status now; every status is present, zero when none.</summary>
-public sealed record BatchDeliveryProgress(string BatchId, long Total, IReadOnlyDictionary<DeliveryStatus, long> ByStatus);
+public sealed record BatchDeliveryProgress(string BatchId, long Total, IReadOnlyDictionary<DeliveryStatus, long> ByStatus)
+{
+    /// <summary>SMS parts of the batch's SMS, as counted when queued or as the provider reported them.</summary>
+    public long SmsParts { get; init; }
+    public double CreditCost { get; init; }
+}
+
+/// <summary>The SMS of one UTC day (by when they were queued): how many, how many parts, what they cost.</summary>
+public sealed record SmsUsageDay(DateOnly Day, long Messages, long Parts, double CreditCost);
+
+/// <summary>
+/// What a provider's delivery report or event says about one message. It is matched to its task by
+/// <see cref="TaskId"/> when the provider echoes it, else by <see cref="ProviderMessageId"/>.
+/// </summary>
+/// <param name="ReceiptId">Names this report exactly (message and status): the same report twice is stored once.</param>
+public sealed record ProviderReceipt(string Provider, string ReceiptId, DeliveryStatus Status, DateTimeOffset At)
+{
+    public string? ProviderMessageId { get; init; }
+    public string? TaskId { get; init; }
+    /// <summary>The provider's status or reason, as it said it ("FAILED.BLOCKED", "hard_bounce: user unknown").</summary>
+    public string? Reason { get; init; }
+    public int? SmsParts { get; init; }
+    public double? CreditCost { get; init; }
+}
+
+public enum ReceiptOutcome
+{
+    /// <summary>Added to its task's timeline.</summary>
+    Recorded,
+    /// <summary>This very report was stored before; nothing changed.</summary>
+    Duplicate,
+    /// <summary>No task has this message: not ours, or the worker has not logged its send yet.</summary>
+    UnknownMessage,
+}
+
+/// <param name="Task">The task the receipt belongs to (as it was before the receipt), when known.</param>
+public sealed record ReceiptResult(ReceiptOutcome Outcome, DeliveryRecord? Task);
 
 /// <summary>The delivery log: one record per notification task with its status timeline.</summary>
 public interface IDeliveryLog
@@ -100,4 +192,13 @@ public interface IDeliveryLog
     Task<Page<DeliveryRecord>> QueryAsync(DeliveryQuery query, PageRequest page, CancellationToken cancellationToken = default);
 
     Task<BatchDeliveryProgress> GetBatchProgressAsync(string batchId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds a provider's receipt to its task's timeline, once: the same <see cref="ProviderReceipt.ReceiptId"/>
+    /// again changes nothing. The status moves by <see cref="DeliveryStatuses.Rank"/>, never backwards.
+    /// </summary>
+    Task<ReceiptResult> RecordReceiptAsync(ProviderReceipt receipt, CancellationToken cancellationToken = default);
+
+    /// <summary>SMS per UTC day in [<paramref name="from"/>, <paramref name="to"/>), by queueing time, oldest day first; days without SMS are left out.</summary>
+    Task<IReadOnlyList<SmsUsageDay>> GetSmsUsageAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default);
 }

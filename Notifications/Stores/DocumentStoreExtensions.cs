@@ -15,8 +15,8 @@ public static class DocumentStoreExtensions
     /// <summary>
     /// Registers the system of record chosen by <c>DocumentStore:Provider</c> (<c>MongoDb</c> or <c>Sqlite</c>)
     /// at <c>ConnectionStrings:documents</c>: <see cref="IStudentStore"/>, <see cref="IFormStore"/>,
-    /// <see cref="IFormSubmissionStore"/>, <see cref="IBatchStore"/>, <see cref="IDeliveryLog"/> and
-    /// <see cref="INotificationOutbox"/>, a health check, schema creation at start and, for SQLite, delivery-log
+    /// <see cref="IFormSubmissionStore"/>, <see cref="IBatchStore"/>, <see cref="IDeliveryLog"/>,
+    /// <see cref="INotificationOutbox"/> and <see cref="ISuppressionList"/>, a health check, schema creation at start and, for SQLite, delivery-log
     /// pruning. Options are validated at start. MongoDB must be a replica set (the stores write transactions).
     /// </summary>
     public static TBuilder AddDocumentStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
@@ -44,6 +44,7 @@ public static class DocumentStoreExtensions
         AddStore<IBatchStore, SqliteBatchStore, MongoBatchStore>(services);
         AddStore<IDeliveryLog, SqliteDeliveryLog, MongoDeliveryLog>(services);
         AddStore<INotificationOutbox, SqliteOutbox, MongoOutbox>(services);
+        AddStore<ISuppressionList, SqliteSuppressionList, MongoSuppressionList>(services);
 
         services.AddHostedService<DocumentStoreInitializer>();
         services.AddHostedService<DeliveryLogPruner>();

@@ -30,6 +30,14 @@ public static class FieldLimits
     public const int ProviderMessageId = 200;
     /// <summary>Provider errors are cut to this length rather than refused: losing the event would be worse.</summary>
     public const int LastError = 2000;
+    /// <summary>A receipt's id: the provider's message id and its status.</summary>
+    public const int ReceiptId = 300;
+    /// <summary>Why an address is suppressed, and a note on lifting it.</summary>
+    public const int SuppressionReason = 500;
+    /// <summary>Who changed the suppression list (a staff subject or a provider).</summary>
+    public const int Actor = 200;
+    /// <summary>A suppression search term.</summary>
+    public const int Search = 254;
     /// <summary>Ids in one batch or one lookup call.</summary>
     public const int IdsPerCall = 50_000;
 }

@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 namespace Notifications.Stores;
 
 /// <summary>
@@ -116,6 +117,7 @@ internal static class StoreInput
         {
             throw new InvalidFieldException("attempt", "must not be negative.");
         }
+        Usage(deliveryEvent.SmsParts, deliveryEvent.CreditCost);
         return deliveryEvent with
         {
             TaskId = FieldValidation.Required(deliveryEvent.TaskId, "taskId", FieldLimits.TaskId),
@@ -127,7 +129,66 @@ internal static class StoreInput
             BatchId = FieldValidation.Optional(deliveryEvent.BatchId, "batchId", FieldLimits.Id),
             SubmissionId = FieldValidation.Optional(deliveryEvent.SubmissionId, "submissionId", FieldLimits.Id),
             StudentId = FieldValidation.Optional(deliveryEvent.StudentId, "studentId", FieldLimits.Id),
+            ReceiptId = FieldValidation.Optional(deliveryEvent.ReceiptId, "receiptId", FieldLimits.ReceiptId),
         };
+    }
+
+    public static ProviderReceipt Receipt(ProviderReceipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        if (!Enum.IsDefined(receipt.Status))
+        {
+            throw new InvalidFieldException("status", $"'{receipt.Status}' is not a delivery status.");
+        }
+        Usage(receipt.SmsParts, receipt.CreditCost);
+        var checkedReceipt = receipt with
+        {
+            Provider = FieldValidation.Required(receipt.Provider, "provider", FieldLimits.Provider),
+            ReceiptId = FieldValidation.Required(receipt.ReceiptId, "receiptId", FieldLimits.ReceiptId),
+            ProviderMessageId = FieldValidation.Optional(receipt.ProviderMessageId, "providerMessageId", FieldLimits.ProviderMessageId),
+            TaskId = FieldValidation.Optional(receipt.TaskId, "taskId", FieldLimits.TaskId),
+            Reason = FieldValidation.Truncate(receipt.Reason, FieldLimits.LastError),
+            At = FieldValidation.ToStoredPrecision(receipt.At),
+        };
+        return checkedReceipt is { TaskId: null, ProviderMessageId: null }
+            ? throw new InvalidFieldException("providerMessageId", "a receipt needs the provider's message id or the task id.")
+            : checkedReceipt;
+    }
+
+    public static Suppression Suppression(Suppression suppression)
+    {
+        ArgumentNullException.ThrowIfNull(suppression);
+        var channel = Channel(suppression.Channel);
+        return suppression with
+        {
+            Address = SuppressionAddress(channel, suppression.Address),
+            Reason = FieldValidation.Required(suppression.Reason, "reason", FieldLimits.SuppressionReason),
+            Source = FieldValidation.Optional(suppression.Source, "source", FieldLimits.Actor),
+            TaskId = FieldValidation.Optional(suppression.TaskId, "taskId", FieldLimits.TaskId),
+            At = FieldValidation.ToStoredPrecision(suppression.At),
+        };
+    }
+
+    public static NotificationType Channel(NotificationType channel) =>
+        Enum.IsDefined(channel) ? channel : throw new InvalidFieldException("channel", $"'{channel}' is not a channel.");
+
+    /// <summary>The address as the suppression list keys it.</summary>
+    public static string SuppressionAddress(NotificationType channel, string? address) =>
+        FieldValidation.Required(address is null ? null : Stores.SuppressionAddress.Normalize(channel, address), "address", FieldLimits.Recipient);
+
+    public static string? Search(string? search) =>
+        string.IsNullOrWhiteSpace(search) ? null : FieldValidation.MaxLength(search.Trim().ToLowerInvariant(), "search", FieldLimits.Search);
+
+    private static void Usage(int? smsParts, double? creditCost)
+    {
+        if (smsParts is < 0)
+        {
+            throw new InvalidFieldException("smsParts", "must not be negative.");
+        }
+        if (creditCost is { } cost && (!double.IsFinite(cost) || cost < 0))
+        {
+            throw new InvalidFieldException("creditCost", "must be a number, not negative.");
+        }
     }
 
     public static DeliveryQuery Query(DeliveryQuery query)
@@ -149,6 +210,22 @@ internal static class StoreInput
             From = query.From is { } f ? FieldValidation.ToStoredPrecision(f) : null,
             To = query.To is { } t ? FieldValidation.ToStoredPrecision(t) : null,
         };
+    }
+
+    /// <summary>The longest SMS usage range one call reads.</summary>
+    public const int MaxUsageDays = 366;
+
+    public static (DateTimeOffset From, DateTimeOffset To) UsageRange(DateTimeOffset from, DateTimeOffset to)
+    {
+        if (to < from)
+        {
+            throw new InvalidFieldException("to", "must not be before from.");
+        }
+        if (to - from > TimeSpan.FromDays(MaxUsageDays))
+        {
+            throw new InvalidFieldException("to", $"the range may span at most {MaxUsageDays} days.");
+        }
+        return (FieldValidation.ToStoredPrecision(from), FieldValidation.ToStoredPrecision(to));
     }
 
     public static string Id(string? id, string field = "id") => FieldValidation.Required(id, field, FieldLimits.Id);

@@ -31,6 +31,9 @@ internal static class MongoClassMaps
         public const string EventAt = "at";
         public const string EventAttempt = "attempt";
         public const string EventError = "error";
+        public const string EventReceiptId = "receiptId";
+        public const string SmsParts = "smsParts";
+        public const string CreditCost = "creditCost";
     }
 
     private static readonly Lazy<bool> s_registered = new(RegisterOnce, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -91,6 +94,18 @@ internal static class MongoClassMaps
         BsonClassMap.TryRegisterClassMap<DeliveryEventDocument>(map =>
         {
             map.AutoMap();
+            map.MapMember(d => d.At).SetSerializer(utc);
+        });
+        BsonClassMap.TryRegisterClassMap<SuppressionDocument>(map =>
+        {
+            map.AutoMap();
+            map.MapIdMember(d => d.Id);
+            map.MapMember(d => d.At).SetSerializer(utc);
+        });
+        BsonClassMap.TryRegisterClassMap<SuppressionAuditDocument>(map =>
+        {
+            map.AutoMap();
+            map.MapIdMember(d => d.Id);
             map.MapMember(d => d.At).SetSerializer(utc);
         });
         BsonClassMap.TryRegisterClassMap<OutboxDocument>(map =>

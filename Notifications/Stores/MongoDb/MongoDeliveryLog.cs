@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using F = Notifications.Stores.MongoDb.MongoClassMaps.Delivery;
@@ -69,25 +70,49 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
             ? new BsonDocument("$gt", new BsonArray { at, new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), new BsonDateTime(DateTime.UnixEpoch) }) })
             : new BsonDocument("$gte", new BsonArray { at, new BsonDocument("$ifNull", new BsonArray { Field(F.UpdatedAt), at }) });
 
+        // Ranks (DeliveryStatuses.Rank): a higher one wins whatever its time, a lower one never; within a rank, the newer event.
+        var rank = DeliveryStatuses.Rank(e.Status);
+        var storedRank = RankOf(new BsonDocument("$ifNull", new BsonArray { Field(F.Status), DeliveryStatus.Queued.ToString() }));
+        var higher = new BsonDocument("$gt", new BsonArray { rank, storedRank });
+        var lower = new BsonDocument("$lt", new BsonArray { rank, storedRank });
+        var wins = new BsonDocument("$or", new BsonArray
+        {
+            higher,
+            new BsonDocument("$and", new BsonArray { new BsonDocument("$eq", new BsonArray { rank, storedRank }), isNewer }),
+        });
+
+        var timelineEntry = new BsonDocument
+        {
+            { F.Status, Literal(e.Status.ToString()) },
+            { F.EventAt, at },
+            { F.EventAttempt, e.Attempt },
+            { F.EventError, Literal(e.Error) },
+            { F.ProviderMessageId, Literal(e.ProviderMessageId) },
+        };
+        if (e.ReceiptId is not null)
+        {
+            timelineEntry.Add(F.EventReceiptId, Literal(e.ReceiptId));
+        }
         var set = new BsonDocument
         {
             { F.Timeline, new BsonDocument("$concatArrays", new BsonArray
                 {
                     new BsonDocument("$ifNull", new BsonArray { Field(F.Timeline), new BsonArray() }),
-                    new BsonArray
-                    {
-                        new BsonDocument
-                        {
-                            { F.Status, Literal(e.Status.ToString()) },
-                            { F.EventAt, at },
-                            { F.EventAttempt, e.Attempt },
-                            { F.EventError, Literal(e.Error) },
-                            { F.ProviderMessageId, Literal(e.ProviderMessageId) },
-                        },
-                    },
+                    new BsonArray { timelineEntry },
                 })
             },
-            { F.Status, new BsonDocument("$cond", new BsonArray { isNewer, Literal(e.Status.ToString()), Field(F.Status) }) },
+            { F.Status, new BsonDocument("$switch", new BsonDocument
+                {
+                    { "branches", new BsonArray
+                        {
+                            new BsonDocument { { "case", higher }, { "then", Literal(e.Status.ToString()) } },
+                            new BsonDocument { { "case", lower }, { "then", Field(F.Status) } },
+                            new BsonDocument { { "case", isNewer }, { "then", Literal(e.Status.ToString()) } },
+                        }
+                    },
+                    { "default", Field(F.Status) },
+                })
+            },
             { F.Attempts, new BsonDocument("$max", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(F.Attempts), 0 }), e.Attempt }) },
             { F.Channel, FirstValue(F.Channel, e.Channel.ToString()) },
             { F.Recipient, FirstValue(F.Recipient, e.Recipient) },
@@ -98,25 +123,37 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         AddIfGiven(set, F.BatchId, e.BatchId, value => FirstValue(F.BatchId, value));
         AddIfGiven(set, F.SubmissionId, e.SubmissionId, value => FirstValue(F.SubmissionId, value));
         AddIfGiven(set, F.StudentId, e.StudentId, value => FirstValue(F.StudentId, value));
-        AddIfGiven(set, F.Provider, e.Provider, value => NewerValue(F.Provider, value, isNewer));
-        AddIfGiven(set, F.ProviderMessageId, e.ProviderMessageId, value => NewerValue(F.ProviderMessageId, value, isNewer));
-        if (e.Status == DeliveryStatus.Sent)
+        AddIfGiven(set, F.Provider, e.Provider, value => NewerValue(F.Provider, value, wins));
+        AddIfGiven(set, F.ProviderMessageId, e.ProviderMessageId, value => NewerValue(F.ProviderMessageId, value, wins));
+        // SMS parts and cost: the latest value given (the provider's count replaces ours).
+        if (e.SmsParts is { } parts)
         {
-            // A newer Sent replaces the last error, also with none: a retried dead letter shows its success.
-            set.Add(F.LastError, new BsonDocument("$cond", new BsonArray { isNewer, Literal(e.Error), Field(F.LastError) }));
+            set.Add(F.SmsParts, new BsonDocument("$literal", parts));
+        }
+        if (e.CreditCost is { } cost)
+        {
+            set.Add(F.CreditCost, new BsonDocument("$literal", cost));
+        }
+        if (DeliveryStatuses.IsSuccess(e.Status))
+        {
+            // A winning Sent or Delivered replaces the last error, also with none: a retried dead letter shows its success.
+            set.Add(F.LastError, new BsonDocument("$cond", new BsonArray { wins, Literal(e.Error), Field(F.LastError) }));
         }
         else
         {
-            // An older error fills an empty field, except on a record already sent.
+            // An older error fills an empty field, except on a record already sent or delivered.
             AddIfGiven(set, F.LastError, e.Error, value => new BsonDocument("$cond", new BsonArray
             {
                 new BsonDocument("$or", new BsonArray
                 {
-                    isNewer,
+                    wins,
                     new BsonDocument("$and", new BsonArray
                     {
                         new BsonDocument("$eq", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(F.LastError), BsonNull.Value }), BsonNull.Value }),
-                        new BsonDocument("$ne", new BsonArray { Field(F.Status), DeliveryStatus.Sent.ToString() }),
+                        new BsonDocument("$not", new BsonArray
+                        {
+                            new BsonDocument("$in", new BsonArray { Field(F.Status), new BsonArray { DeliveryStatus.Sent.ToString(), DeliveryStatus.Delivered.ToString() } }),
+                        }),
                     }),
                 }),
                 Literal(value),
@@ -128,12 +165,18 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         return Builders<DeliveryDocument>.Update.Pipeline(pipeline);
 
         static string Field(string name) => "$" + name;
+        static BsonDocument RankOf(BsonValue status) => new("$switch", new BsonDocument
+        {
+            { "branches", new BsonArray(Enum.GetValues<DeliveryStatus>().Where(s => DeliveryStatuses.Rank(s) > 0).Select(s =>
+                new BsonDocument { { "case", new BsonDocument("$eq", new BsonArray { status, s.ToString() }) }, { "then", DeliveryStatuses.Rank(s) } })) },
+            { "default", 0 },
+        });
         static BsonValue Literal(string? value) => value is null ? BsonNull.Value : new BsonDocument("$literal", value);
         static BsonDocument FirstValue(string name, string value) => new("$ifNull", new BsonArray { Field(name), Literal(value) });
-        static BsonDocument NewerValue(string name, string value, BsonDocument isNewer) =>
+        static BsonDocument NewerValue(string name, string value, BsonDocument wins) =>
             new("$cond", new BsonArray
             {
-                new BsonDocument("$or", new BsonArray { new BsonDocument("$eq", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(name), BsonNull.Value }), BsonNull.Value }), isNewer }),
+                new BsonDocument("$or", new BsonArray { new BsonDocument("$eq", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(name), BsonNull.Value }), BsonNull.Value }), wins }),
                 Literal(value),
                 Field(name),
             });
@@ -181,18 +224,88 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         var groups = await database.DeliveryLog.Aggregate(BuildBatchProgressPipeline(checkedBatchId), cancellationToken: cancellationToken)
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         var counts = groups.Select(g => new KeyValuePair<DeliveryStatus, long>(Enum.Parse<DeliveryStatus>(g["_id"].AsString), g["count"].ToInt64())).ToList();
-        return new BatchDeliveryProgress(checkedBatchId, counts.Sum(c => c.Value), StoreInput.AllStatuses(counts));
+        return new BatchDeliveryProgress(checkedBatchId, counts.Sum(c => c.Value), StoreInput.AllStatuses(counts))
+        {
+            SmsParts = groups.Sum(g => g["parts"].ToInt64()),
+            CreditCost = Math.Round(groups.Sum(g => g["cost"].ToDouble()), 4),
+        };
     }
+
+    public async Task<ReceiptResult> RecordReceiptAsync(ProviderReceipt receipt, CancellationToken cancellationToken = default)
+    {
+        var input = StoreInput.Receipt(receipt);
+        var found = await database.DeliveryLog.Find(BuildReceiptTaskFilter(input)).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        if (found is null)
+        {
+            return new ReceiptResult(ReceiptOutcome.UnknownMessage, null);
+        }
+        var task = ToRecord(found);
+        var deliveryEvent = StoreInput.Event(new DeliveryEvent(task.TaskId, input.Status, input.At, task.Channel, task.Recipient)
+        {
+            Attempt = task.Attempts,
+            Provider = input.Provider,
+            ProviderMessageId = input.ProviderMessageId,
+            Error = input.Reason,
+            SmsParts = input.SmsParts,
+            CreditCost = input.CreditCost,
+            ReceiptId = input.ReceiptId,
+        });
+        // One update that matches only while no event of the timeline has this receipt's id: a second delivery of the
+        // same report, even at the same moment, finds nothing to update (single-document atomicity).
+        var updated = await database.DeliveryLog.UpdateOneAsync(BuildReceiptUpdateFilter(task.TaskId, input.ReceiptId), BuildAppendUpdate(deliveryEvent),
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new ReceiptResult(updated.MatchedCount == 0 ? ReceiptOutcome.Duplicate : ReceiptOutcome.Recorded, task);
+    }
+
+    /// <summary>The task a receipt names: by task id when the provider echoes it, else by the provider's message id.</summary>
+    internal static FilterDefinition<DeliveryDocument> BuildReceiptTaskFilter(ProviderReceipt receipt) => receipt.TaskId is { } taskId
+        ? s_filter.Eq(d => d.TaskId, taskId)
+        : s_filter.And(s_filter.Eq(d => d.ProviderMessageId, receipt.ProviderMessageId), s_filter.Eq(d => d.Provider, receipt.Provider));
+
+    internal static FilterDefinition<DeliveryDocument> BuildReceiptUpdateFilter(string taskId, string receiptId) =>
+        s_filter.And(s_filter.Eq(d => d.TaskId, taskId), s_filter.Ne(F.Timeline + "." + F.EventReceiptId, receiptId));
+
+    public async Task<IReadOnlyList<SmsUsageDay>> GetSmsUsageAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        var (start, end) = StoreInput.UsageRange(from, to);
+        var groups = await database.DeliveryLog.Aggregate(BuildSmsUsagePipeline(start, end), cancellationToken: cancellationToken)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return groups.ConvertAll(g => new SmsUsageDay(
+            DateOnly.ParseExact(g["_id"].AsString, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+            g["count"].ToInt64(), g["parts"].ToInt64(), Math.Round(g["cost"].ToDouble(), 4)));
+    }
+
+    internal static PipelineDefinition<DeliveryDocument, BsonDocument> BuildSmsUsagePipeline(DateTimeOffset from, DateTimeOffset to) =>
+        new EmptyPipelineDefinition<DeliveryDocument>()
+            .Match(s_filter.And(
+                s_filter.Gte(d => d.CreatedAt, from.UtcDateTime), s_filter.Lt(d => d.CreatedAt, to.UtcDateTime),
+                s_filter.Eq(d => d.Channel, NotificationType.Sms)))
+            .AppendStage(new BsonDocumentPipelineStageDefinition<DeliveryDocument, BsonDocument>(new BsonDocument("$group", UsageGroup(
+                new BsonDocument("$dateToString", new BsonDocument { { "format", "%Y-%m-%d" }, { "date", "$" + F.CreatedAt }, { "timezone", "UTC" } })))))
+            .AppendStage(new BsonDocumentPipelineStageDefinition<BsonDocument, BsonDocument>(new BsonDocument("$sort", new BsonDocument("_id", 1))));
+
+    /// <summary>A $group body: count, SMS parts and cost per <paramref name="key"/>.</summary>
+    private static BsonDocument UsageGroup(BsonValue key) => new()
+    {
+        { "_id", key },
+        { "count", new BsonDocument("$sum", 1) },
+        { "parts", new BsonDocument("$sum", new BsonDocument("$ifNull", new BsonArray { "$" + F.SmsParts, 0 })) },
+        { "cost", new BsonDocument("$sum", new BsonDocument("$ifNull", new BsonArray { "$" + F.CreditCost, 0.0 })) },
+    };
 
     internal static PipelineDefinition<DeliveryDocument, BsonDocument> BuildBatchProgressPipeline(string batchId) =>
         new EmptyPipelineDefinition<DeliveryDocument>()
             .Match(s_filter.Eq(d => d.BatchId, batchId))
             .AppendStage(new BsonDocumentPipelineStageDefinition<DeliveryDocument, BsonDocument>(
-                new BsonDocument("$group", new BsonDocument { { "_id", "$" + F.Status }, { "count", new BsonDocument("$sum", 1) } })));
+                new BsonDocument("$group", UsageGroup("$" + F.Status))));
 
     private static DeliveryRecord ToRecord(DeliveryDocument d) => new(
         d.TaskId, d.Status, d.Channel, d.Recipient, d.Attempts, d.Provider, d.ProviderMessageId, d.LastError,
         d.BatchId, d.SubmissionId, d.StudentId, d.CreatedAt.ToOffset(), d.UpdatedAt.ToOffset(),
         // Appends arrive in any order; the timeline reads in event time, ties in arrival order (OrderBy is stable).
-        d.Timeline.OrderBy(t => t.At).Select(t => new DeliveryTimelineEntry(t.Status, t.At.ToOffset(), t.Attempt, t.Error, t.ProviderMessageId)).ToList());
+        d.Timeline.OrderBy(t => t.At).Select(t => new DeliveryTimelineEntry(t.Status, t.At.ToOffset(), t.Attempt, t.Error, t.ProviderMessageId)).ToList())
+    {
+        SmsParts = d.SmsParts,
+        CreditCost = d.CreditCost,
+    };
 }

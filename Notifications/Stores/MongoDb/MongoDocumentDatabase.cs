@@ -19,6 +19,8 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
     public const string BatchesCollection = "batches";
     public const string DeliveryLogCollection = "delivery_log";
     public const string OutboxCollection = "notification_outbox";
+    public const string SuppressionsCollection = "suppressions";
+    public const string SuppressionAuditCollection = "suppression_audit";
     public const string DeliveryTtlIndexName = "ttl_updatedAt";
 
     private const int IndexOptionsConflict = 85;
@@ -46,6 +48,8 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
         Batches = Database.GetCollection<BatchDocument>(BatchesCollection);
         DeliveryLog = Database.GetCollection<DeliveryDocument>(DeliveryLogCollection);
         Outbox = Database.GetCollection<OutboxDocument>(OutboxCollection);
+        Suppressions = Database.GetCollection<SuppressionDocument>(SuppressionsCollection);
+        SuppressionAudit = Database.GetCollection<SuppressionAuditDocument>(SuppressionAuditCollection);
     }
 
     public DocumentStoreProvider Provider => DocumentStoreProvider.MongoDb;
@@ -56,6 +60,8 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
     public IMongoCollection<BatchDocument> Batches { get; }
     public IMongoCollection<DeliveryDocument> DeliveryLog { get; }
     public IMongoCollection<OutboxDocument> Outbox { get; }
+    public IMongoCollection<SuppressionDocument> Suppressions { get; }
+    public IMongoCollection<SuppressionAuditDocument> SuppressionAudit { get; }
 
     /// <summary>
     /// Runs <paramref name="work"/> in one multi-document transaction and commits it. The driver's
@@ -107,10 +113,23 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
             new(keys.Ascending(d => d.BatchId).Ascending(d => d.Status), new CreateIndexOptions { Name = "ix_batchId_status" }),
             new(keys.Ascending(d => d.Status).Descending(d => d.CreatedAt), new CreateIndexOptions { Name = "ix_status_createdAt" }),
             new(keys.Descending(d => d.CreatedAt), new CreateIndexOptions { Name = "ix_createdAt" }),
+            // Receipts find their task by the provider's message id; only sent tasks have one.
+            new(keys.Ascending(d => d.ProviderMessageId), new CreateIndexOptions<DeliveryDocument>
+            {
+                Name = "ix_providerMessageId",
+                PartialFilterExpression = Builders<DeliveryDocument>.Filter.Type(d => d.ProviderMessageId, BsonType.String),
+            }),
             // MongoDB deletes a record once its latest event is older than the retention.
             new(keys.Ascending(d => d.UpdatedAt), new CreateIndexOptions { Name = DeliveryTtlIndexName, ExpireAfter = retention }),
         ];
     }
+
+    public static IReadOnlyList<CreateIndexModel<SuppressionDocument>> SuppressionIndexes() =>
+        [new(Builders<SuppressionDocument>.IndexKeys.Descending(d => d.At), new CreateIndexOptions { Name = "ix_at" })];
+
+    public static IReadOnlyList<CreateIndexModel<SuppressionAuditDocument>> SuppressionAuditIndexes() =>
+        [new(Builders<SuppressionAuditDocument>.IndexKeys.Ascending(d => d.Channel).Ascending(d => d.Address).Descending(d => d.Id),
+            new CreateIndexOptions { Name = "ix_channel_address_id" })];
 
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
@@ -132,6 +151,8 @@ internal sealed class MongoDocumentDatabase : IDocumentDatabase, IDisposable
             await Database.RunCommandAsync<BsonDocument>(RetentionChangeCommand(_deliveryLogRetention), cancellationToken: cancellationToken).ConfigureAwait(false);
             await DeliveryLog.Indexes.CreateManyAsync(DeliveryLogIndexes(_deliveryLogRetention), cancellationToken).ConfigureAwait(false);
         }
+        await Suppressions.Indexes.CreateManyAsync(SuppressionIndexes(), cancellationToken).ConfigureAwait(false);
+        await SuppressionAudit.Indexes.CreateManyAsync(SuppressionAuditIndexes(), cancellationToken).ConfigureAwait(false);
         // The outbox needs no index but _id (task ids are ULIDs: _id order is creation order), so nothing else creates it.
         try
         {

@@ -1,3 +1,4 @@
+using MongoDB.Bson;
 using Notifications.Tasks;
 namespace Notifications.Stores.MongoDb;
 
@@ -68,6 +69,8 @@ internal sealed class DeliveryDocument
     public DateTime CreatedAt { get; set; }
     /// <summary>The latest event's time; the TTL index counts retention from here.</summary>
     public DateTime UpdatedAt { get; set; }
+    public int? SmsParts { get; set; }
+    public double? CreditCost { get; set; }
     public List<DeliveryEventDocument> Timeline { get; set; } = [];
 }
 
@@ -78,6 +81,8 @@ internal sealed class DeliveryEventDocument
     public int Attempt { get; set; }
     public string? Error { get; set; }
     public string? ProviderMessageId { get; set; }
+    /// <summary>Set on a provider's receipt; an update adds a receipt only if no event has its id.</summary>
+    public string? ReceiptId { get; set; }
 }
 
 /// <summary>
@@ -90,4 +95,29 @@ internal sealed class OutboxDocument
     /// <summary>The task body exactly as the Api serialized it; the relay enqueues these bytes.</summary>
     public byte[] Body { get; set; } = [];
     public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A suppressed recipient; the id is <c>channel:address</c>, so an address is on the list once.</summary>
+internal sealed class SuppressionDocument
+{
+    public string Id { get; set; } = "";
+    public NotificationType Channel { get; set; }
+    public string Address { get; set; } = "";
+    public string Reason { get; set; } = "";
+    public string? Source { get; set; }
+    public string? TaskId { get; set; }
+    public DateTime At { get; set; }
+
+    public static string IdOf(NotificationType channel, string address) => channel + ":" + address;
+}
+
+internal sealed class SuppressionAuditDocument
+{
+    public ObjectId Id { get; set; }
+    public string Action { get; set; } = "";
+    public NotificationType Channel { get; set; }
+    public string Address { get; set; } = "";
+    public string? Reason { get; set; }
+    public string Actor { get; set; } = "";
+    public DateTime At { get; set; }
 }

@@ -14,39 +14,61 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
 {
     private const int PruneChunk = 5_000;
     private const string TaskColumns =
-        "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at";
+        "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at, sms_parts, credit_cost";
 
-    // The newer event (by time) decides the status, and of two as new the one written later, unless that is a
-    // Queued event: a task is Queued first, so a Queued of the same instant as another event is never the news.
-    // Provider fields take the newer event's value when it has one; a newer Sent clears the last error
-    // (a dead letter retried and sent shows its success, not its old failure);
-    // what identifies the task (channel, recipient, batch, submission, student) keeps the first value seen.
-    private const string AppendSql = """
+    /// <summary><see cref="DeliveryStatuses.Rank"/> in SQL.</summary>
+    private static string Rank(string status) =>
+        $"(CASE {status} WHEN 'Delivered' THEN 1 WHEN 'Undelivered' THEN 2 WHEN 'Bounced' THEN 2 WHEN 'Complained' THEN 3 ELSE 0 END)";
+
+    private static readonly string NewRank = Rank("excluded.status"), StoredRank = Rank("delivery_tasks.status");
+
+    // The event that wins the provider fields and the error: of a higher rank, or of the same rank and as new or newer.
+    private static readonly string Wins =
+        $"({NewRank} > {StoredRank} OR ({NewRank} = {StoredRank} AND excluded.updated_at >= delivery_tasks.updated_at))";
+
+    // The status: a higher rank wins whatever its time (a provider's outcome stays after a late "sent"); within a
+    // rank the newer event (by time) wins, and of two as new the one written later, unless that is a Queued
+    // event: a task is Queued first, so a Queued of the same instant as another event is never the news.
+    // Provider fields take the winning event's value when it has one; a winning Sent or Delivered clears the last
+    // error (a dead letter retried and sent shows its success, not its old failure); what identifies the task
+    // (channel, recipient, batch, submission, student) keeps the first value seen; SMS parts and cost take the
+    // latest value given (the provider's count replaces ours).
+    private static readonly string TaskUpsertSql = $"""
         INSERT INTO delivery_tasks (task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error,
-                                    batch_id, submission_id, student_id, created_at, updated_at)
+                                    batch_id, submission_id, student_id, created_at, updated_at, sms_parts, credit_cost)
         VALUES ($task_id, $status, $channel, $recipient, $attempt, $provider, $provider_message_id, $error,
-                $batch_id, $submission_id, $student_id, $at, $at)
+                $batch_id, $submission_id, $student_id, $at, $at, $sms_parts, $credit_cost)
         ON CONFLICT (task_id) DO UPDATE SET
-            status = CASE WHEN excluded.updated_at > delivery_tasks.updated_at
+            status = CASE WHEN {NewRank} > {StoredRank} THEN excluded.status
+                          WHEN {NewRank} < {StoredRank} THEN delivery_tasks.status
+                          WHEN excluded.updated_at > delivery_tasks.updated_at
                                OR (excluded.updated_at = delivery_tasks.updated_at AND excluded.status <> 'Queued')
                           THEN excluded.status ELSE delivery_tasks.status END,
             attempts = max(delivery_tasks.attempts, excluded.attempts),
-            provider = CASE WHEN excluded.provider IS NOT NULL AND (delivery_tasks.provider IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
+            provider = CASE WHEN excluded.provider IS NOT NULL AND (delivery_tasks.provider IS NULL OR {Wins})
                             THEN excluded.provider ELSE delivery_tasks.provider END,
-            provider_message_id = CASE WHEN excluded.provider_message_id IS NOT NULL AND (delivery_tasks.provider_message_id IS NULL OR excluded.updated_at >= delivery_tasks.updated_at)
+            provider_message_id = CASE WHEN excluded.provider_message_id IS NOT NULL AND (delivery_tasks.provider_message_id IS NULL OR {Wins})
                             THEN excluded.provider_message_id ELSE delivery_tasks.provider_message_id END,
-            last_error = CASE WHEN excluded.status = 'Sent' AND excluded.updated_at >= delivery_tasks.updated_at THEN excluded.last_error
-                              WHEN excluded.last_error IS NOT NULL AND (excluded.updated_at >= delivery_tasks.updated_at
-                                   OR (delivery_tasks.last_error IS NULL AND delivery_tasks.status <> 'Sent'))
+            last_error = CASE WHEN excluded.status IN ('Sent', 'Delivered') AND {Wins} THEN excluded.last_error
+                              WHEN excluded.last_error IS NOT NULL AND ({Wins}
+                                   OR (delivery_tasks.last_error IS NULL AND delivery_tasks.status NOT IN ('Sent', 'Delivered')))
                               THEN excluded.last_error ELSE delivery_tasks.last_error END,
             batch_id = coalesce(delivery_tasks.batch_id, excluded.batch_id),
             submission_id = coalesce(delivery_tasks.submission_id, excluded.submission_id),
             student_id = coalesce(delivery_tasks.student_id, excluded.student_id),
             created_at = min(delivery_tasks.created_at, excluded.created_at),
-            updated_at = max(delivery_tasks.updated_at, excluded.updated_at);
-        INSERT INTO delivery_events (task_id, status, at, attempt, error, provider_message_id)
-        VALUES ($task_id, $status, $at, $attempt, $error, $provider_message_id);
+            updated_at = max(delivery_tasks.updated_at, excluded.updated_at),
+            sms_parts = coalesce(excluded.sms_parts, delivery_tasks.sms_parts),
+            credit_cost = coalesce(excluded.credit_cost, delivery_tasks.credit_cost);
         """;
+
+    // OR IGNORE: a receipt already in the timeline (the unique receipt index) is not added twice.
+    private const string EventInsertSql = """
+        INSERT OR IGNORE INTO delivery_events (task_id, status, at, attempt, error, provider_message_id, receipt_id)
+        VALUES ($task_id, $status, $at, $attempt, $error, $provider_message_id, $receipt_id);
+        """;
+
+    private static readonly string AppendSql = TaskUpsertSql + EventInsertSql;
 
     public Task AppendAsync(DeliveryEvent deliveryEvent, CancellationToken cancellationToken = default) =>
         WriteAsync([StoreInput.Event(deliveryEvent)], "delivery_log.append", cancellationToken);
@@ -83,7 +105,78 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
             .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
             .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored())
+            .With("$sms_parts", input.SmsParts).With("$credit_cost", input.CreditCost).With("$receipt_id", input.ReceiptId)
             .ExecuteNonQuery();
+    }
+
+    public async Task<ReceiptResult> RecordReceiptAsync(ProviderReceipt receipt, CancellationToken cancellationToken = default)
+    {
+        var input = StoreInput.Receipt(receipt);
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.record_receipt");
+        await using var connection = await database.OpenForWritingAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = connection.BeginTransaction();
+        // The task the provider names; else the one it sent with this message id.
+        using var find = connection.Command(input.TaskId is not null
+                ? $"SELECT {TaskColumns} FROM delivery_tasks WHERE task_id = $task_id;"
+                : $"SELECT {TaskColumns} FROM delivery_tasks WHERE provider_message_id = $provider_message_id AND provider = $provider LIMIT 1;",
+                transaction)
+            .With("$task_id", input.TaskId).With("$provider_message_id", input.ProviderMessageId).With("$provider", input.Provider);
+        var task = (await ReadRecordsAsync(connection, transaction, find, cancellationToken, withTimeline: false).ConfigureAwait(false)).SingleOrDefault();
+        if (task is null)
+        {
+            return new ReceiptResult(ReceiptOutcome.UnknownMessage, null);
+        }
+
+        var deliveryEvent = StoreInput.Event(new DeliveryEvent(task.TaskId, input.Status, input.At, task.Channel, task.Recipient)
+        {
+            Attempt = task.Attempts,
+            Provider = input.Provider,
+            ProviderMessageId = input.ProviderMessageId,
+            Error = input.Reason,
+            SmsParts = input.SmsParts,
+            CreditCost = input.CreditCost,
+            ReceiptId = input.ReceiptId,
+        });
+        // The event first: when the receipt is already in the timeline, nothing of the task changes either.
+        using var insertEvent = connection.Command(EventInsertSql, transaction);
+        Bind(insertEvent, deliveryEvent);
+        if (insertEvent.ExecuteNonQuery() == 0)
+        {
+            return new ReceiptResult(ReceiptOutcome.Duplicate, task);
+        }
+        using var upsert = connection.Command(TaskUpsertSql, transaction);
+        Bind(upsert, deliveryEvent);
+        upsert.ExecuteNonQuery();
+        transaction.Commit();
+        return new ReceiptResult(ReceiptOutcome.Recorded, task);
+
+        static void Bind(SqliteCommand command, DeliveryEvent e) =>
+            command.With("$task_id", e.TaskId).With("$status", e.Status.ToString()).With("$channel", e.Channel.ToString())
+                .With("$recipient", e.Recipient).With("$attempt", e.Attempt).With("$provider", e.Provider)
+                .With("$provider_message_id", e.ProviderMessageId).With("$error", e.Error).With("$batch_id", e.BatchId)
+                .With("$submission_id", e.SubmissionId).With("$student_id", e.StudentId).With("$at", e.At.ToStored())
+                .With("$sms_parts", e.SmsParts).With("$credit_cost", e.CreditCost).With("$receipt_id", e.ReceiptId);
+    }
+
+    public async Task<IReadOnlyList<SmsUsageDay>> GetSmsUsageAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        var (start, end) = StoreInput.UsageRange(from, to);
+        using var activity = StoreTelemetry.StartSqlite("delivery_log.sms_usage");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // Through the created_at index; created_at is Unix milliseconds, so a UTC day is its integer division.
+        using var select = connection.Command("""
+            SELECT created_at / 86400000 AS day, count(*), coalesce(sum(sms_parts), 0), coalesce(sum(credit_cost), 0.0)
+            FROM delivery_tasks WHERE created_at >= $from AND created_at < $to AND channel = 'Sms'
+            GROUP BY day ORDER BY day;
+            """).With("$from", start.ToStored()).With("$to", end.ToStored());
+        var days = new List<SmsUsageDay>();
+        using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            days.Add(new SmsUsageDay(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)reader.GetInt64(0)),
+                reader.GetInt64(1), reader.GetInt64(2), Math.Round(reader.GetDouble(3), 4)));
+        }
+        return days;
     }
 
     public async Task<DeliveryRecord> GetAsync(string taskId, CancellationToken cancellationToken = default)
@@ -136,15 +229,25 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         var checkedBatchId = StoreInput.Id(batchId, "batchId");
         using var activity = StoreTelemetry.StartSqlite("delivery_log.batch_progress");
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        using var select = connection.Command("SELECT status, count(*) FROM delivery_tasks WHERE batch_id = $batch_id GROUP BY status;")
-            .With("$batch_id", checkedBatchId);
+        using var select = connection.Command("""
+            SELECT status, count(*), coalesce(sum(sms_parts), 0), coalesce(sum(credit_cost), 0.0)
+            FROM delivery_tasks WHERE batch_id = $batch_id GROUP BY status;
+            """).With("$batch_id", checkedBatchId);
         var counts = new List<KeyValuePair<DeliveryStatus, long>>();
+        long parts = 0;
+        double cost = 0;
         using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             counts.Add(new(Enum.Parse<DeliveryStatus>(reader.GetString(0)), reader.GetInt64(1)));
+            parts += reader.GetInt64(2);
+            cost += reader.GetDouble(3);
         }
-        return new BatchDeliveryProgress(checkedBatchId, counts.Sum(c => c.Value), StoreInput.AllStatuses(counts));
+        return new BatchDeliveryProgress(checkedBatchId, counts.Sum(c => c.Value), StoreInput.AllStatuses(counts))
+        {
+            SmsParts = parts,
+            CreditCost = Math.Round(cost, 4),
+        };
     }
 
     /// <summary>
@@ -187,7 +290,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     }
 
     private static async Task<List<DeliveryRecord>> ReadRecordsAsync(
-        SqliteConnection connection, SqliteTransaction transaction, SqliteCommand selectTasks, CancellationToken cancellationToken)
+        SqliteConnection connection, SqliteTransaction transaction, SqliteCommand selectTasks, CancellationToken cancellationToken, bool withTimeline = true)
     {
         var tasks = new List<DeliveryRecord>();
         using (var reader = await selectTasks.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
@@ -197,10 +300,14 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
                 tasks.Add(new DeliveryRecord(
                     reader.GetString(0), Enum.Parse<DeliveryStatus>(reader.GetString(1)), Enum.Parse<NotificationType>(reader.GetString(2)),
                     reader.GetString(3), reader.GetInt32(4), reader.GetNullableString(5), reader.GetNullableString(6), reader.GetNullableString(7),
-                    reader.GetNullableString(8), reader.GetNullableString(9), reader.GetNullableString(10), reader.GetTime(11), reader.GetTime(12), []));
+                    reader.GetNullableString(8), reader.GetNullableString(9), reader.GetNullableString(10), reader.GetTime(11), reader.GetTime(12), [])
+                {
+                    SmsParts = reader.IsDBNull(13) ? null : reader.GetInt32(13),
+                    CreditCost = reader.IsDBNull(14) ? null : reader.GetDouble(14),
+                });
             }
         }
-        if (tasks.Count == 0)
+        if (tasks.Count == 0 || !withTimeline)
         {
             return tasks;
         }

@@ -13,9 +13,9 @@ namespace Notifications.Stores.Sqlite;
 /// </summary>
 internal sealed class SqliteDocumentDatabase : IDocumentDatabase
 {
-    // 2: fewer delivery_tasks indexes (see SqliteSchema); 3: the notification outbox. The script moves an
-    // older file there itself.
-    private const int SchemaVersion = 3;
+    // 2: fewer delivery_tasks indexes (see SqliteSchema); 3: the notification outbox; 4: receipts, SMS usage
+    // and suppressions. The script (and AddedColumns) move an older file there itself.
+    private const int SchemaVersion = 4;
 
     private readonly string _connectionString;
     private readonly string _perConnectionPragmas;
@@ -106,7 +106,25 @@ internal sealed class SqliteDocumentDatabase : IDocumentDatabase
             journal.CommandText = "PRAGMA journal_mode = WAL;";
             journal.ExecuteNonQuery();
         }
+        // BEGIN IMMEDIATE: two processes starting at once take turns, so only the first adds the columns.
         using var transaction = connection.BeginTransaction();
+        foreach (var (table, column, definition) in SqliteSchema.AddedColumns)
+        {
+            // A table that is missing is made whole by the script; one without the column gets it.
+            using var check = connection.Command("""
+                SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $table),
+                       (SELECT count(*) FROM pragma_table_info($table) WHERE name = $column);
+                """, transaction).With("$table", table).With("$column", column);
+            using var reader = check.ExecuteReader();
+            reader.Read();
+            var (tableExists, columnExists) = (reader.GetInt64(0) > 0, reader.GetInt64(1) > 0);
+            reader.Close();
+            if (tableExists && !columnExists)
+            {
+                using var alter = connection.Command($"ALTER TABLE {table} ADD COLUMN {column} {definition};", transaction);
+                alter.ExecuteNonQuery();
+            }
+        }
         using var schema = connection.CreateCommand();
         schema.Transaction = transaction;
         schema.CommandText = SqliteSchema.Script + $"PRAGMA user_version = {SchemaVersion};";

@@ -61,7 +61,9 @@ internal static class SqliteSchema
             submission_id TEXT NULL,
             student_id TEXT NULL,
             created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL);
+            updated_at INTEGER NOT NULL,
+            sms_parts INTEGER NULL,
+            credit_cost REAL NULL);
         -- Every Queued event inserts into each of these, so there are as few as the reads need (schema 2):
         -- only batch notices have a batch, so the batch index leaves the rest out; pruning finds expired
         -- tasks through created_at (a task's updated_at is never before it), so updated_at has none.
@@ -71,6 +73,8 @@ internal static class SqliteSchema
         CREATE INDEX IF NOT EXISTS ix_delivery_tasks_status ON delivery_tasks (status, created_at);
         CREATE INDEX IF NOT EXISTS ix_delivery_tasks_created_at ON delivery_tasks (created_at);
         DROP INDEX IF EXISTS ix_delivery_tasks_updated_at;
+        -- Receipts find their task by the provider's message id (schema 4); only sent tasks have one.
+        CREATE INDEX IF NOT EXISTS ix_delivery_tasks_provider_message ON delivery_tasks (provider_message_id) WHERE provider_message_id IS NOT NULL;
 
         CREATE TABLE IF NOT EXISTS delivery_events (
             id INTEGER PRIMARY KEY,
@@ -79,8 +83,31 @@ internal static class SqliteSchema
             at INTEGER NOT NULL,
             attempt INTEGER NOT NULL,
             error TEXT NULL,
-            provider_message_id TEXT NULL);
+            provider_message_id TEXT NULL,
+            receipt_id TEXT NULL);
         CREATE INDEX IF NOT EXISTS ix_delivery_events_task ON delivery_events (task_id, at, id);
+        -- A provider's receipt is stored once however often it is delivered (schema 4).
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_delivery_events_receipt ON delivery_events (task_id, receipt_id) WHERE receipt_id IS NOT NULL;
+
+        -- The suppression list and its audit trail (schema 4).
+        CREATE TABLE IF NOT EXISTS suppressions (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            source TEXT NULL,
+            task_id TEXT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (channel, address));
+        CREATE INDEX IF NOT EXISTS ix_suppressions_at ON suppressions (at);
+        CREATE TABLE IF NOT EXISTS suppression_audit (
+            id INTEGER PRIMARY KEY,
+            action TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            reason TEXT NULL,
+            actor TEXT NOT NULL,
+            at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_suppression_audit_address ON suppression_audit (channel, address, id);
 
         -- The transactional outbox (schema 3): a row per notification not yet moved into the Redis queue.
         -- seq is the commit order (an INTEGER PRIMARY KEY keeps its values through VACUUM; a bare rowid may not).
@@ -91,4 +118,15 @@ internal static class SqliteSchema
             created_at INTEGER NOT NULL);
 
         """;
+
+    /// <summary>
+    /// Columns added to a table after it was first made (schema 4): <c>CREATE TABLE IF NOT EXISTS</c> leaves an
+    /// existing table as it is, so a file from before gets them added, before <see cref="Script"/> indexes them.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Table, string Column, string Definition)> AddedColumns =
+    [
+        ("delivery_tasks", "sms_parts", "INTEGER NULL"),
+        ("delivery_tasks", "credit_cost", "REAL NULL"),
+        ("delivery_events", "receipt_id", "TEXT NULL"),
+    ];
 }

@@ -9,7 +9,7 @@ namespace Notifications.Tests.Stores;
 /// What every store implementation must do. Each subclass runs the same tests against one backend;
 /// each test starts its own empty store.
 /// </summary>
-public abstract class StoreContractTests
+public abstract partial class StoreContractTests
 {
     // Recent times: the delivery log's retention (SQLite pruning, MongoDB TTL) would delete old ones mid-test.
     private static readonly DateTimeOffset s_midnight = new(DateTime.UtcNow.Date.AddDays(-2), TimeSpan.Zero);
@@ -566,6 +566,8 @@ public abstract class StoreContractTests
             new Dictionary<DeliveryStatus, long>
             {
                 [DeliveryStatus.Queued] = 1, [DeliveryStatus.Sending] = 0, [DeliveryStatus.Sent] = 1, [DeliveryStatus.Retrying] = 0, [DeliveryStatus.Dead] = 1,
+                [DeliveryStatus.Delivered] = 0, [DeliveryStatus.Undelivered] = 0, [DeliveryStatus.Bounced] = 0, [DeliveryStatus.Complained] = 0,
+                [DeliveryStatus.Suppressed] = 0,
             },
             progress.ByStatus);
     }

@@ -31,6 +31,7 @@ internal sealed class StoreHarness : IAsyncDisposable
     public IBatchStore Batches => Services.GetRequiredService<IBatchStore>();
     public IDeliveryLog DeliveryLog => Services.GetRequiredService<IDeliveryLog>();
     public INotificationOutbox Outbox => Services.GetRequiredService<INotificationOutbox>();
+    public ISuppressionList Suppressions => Services.GetRequiredService<ISuppressionList>();
 
     public static string NewSqliteFile() =>
         Path.Combine(Directory.CreateTempSubdirectory("store-tests-").FullName, "notifications.db");

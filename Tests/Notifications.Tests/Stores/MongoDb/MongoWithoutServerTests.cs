@@ -174,9 +174,29 @@ public sealed class MongoWithoutServerTests
         var stages = update.Render(Args<DeliveryDocument>()).AsBsonArray;
         var set = Assert.Single(stages).AsBsonDocument["$set"].AsBsonDocument;
 
+        // A higher rank (Retrying is 0) takes the status, a lower one never; within a rank the newer event.
+        var status = set["status"]["$switch"].AsBsonDocument;
+        var branches = status["branches"].AsBsonArray;
+        Assert.Equal(3, branches.Count);
+        Assert.Equal(0, branches[0]["case"]["$gt"][0].AsInt32);
+        Assert.Equal(BsonDocument.Parse("""{ "$literal": "Retrying" }"""), branches[0]["then"]);
+        Assert.Equal(0, branches[1]["case"]["$lt"][0].AsInt32);
+        Assert.Equal("$status", branches[1]["then"].AsString);
         Assert.Equal(
-            BsonDocument.Parse("""{ "$cond": [ { "$gte": [ { "$date": "2026-03-14T09:30:00.123Z" }, { "$ifNull": [ "$updatedAt", { "$date": "2026-03-14T09:30:00.123Z" } ] } ] }, { "$literal": "Retrying" }, "$status" ] }"""),
-            set["status"]);
+            BsonDocument.Parse("""{ "$gte": [ { "$date": "2026-03-14T09:30:00.123Z" }, { "$ifNull": [ "$updatedAt", { "$date": "2026-03-14T09:30:00.123Z" } ] } ] }"""),
+            branches[2]["case"]);
+        Assert.Equal(BsonDocument.Parse("""{ "$literal": "Retrying" }"""), branches[2]["then"]);
+        Assert.Equal("$status", status["default"].AsString);
+        // The stored status's rank: every ranked status by name, the rest 0.
+        Assert.Equal(
+            BsonDocument.Parse("""
+                { "$switch": { "branches": [
+                    { "case": { "$eq": [ { "$ifNull": [ "$status", "Queued" ] }, "Delivered" ] }, "then": 1 },
+                    { "case": { "$eq": [ { "$ifNull": [ "$status", "Queued" ] }, "Undelivered" ] }, "then": 2 },
+                    { "case": { "$eq": [ { "$ifNull": [ "$status", "Queued" ] }, "Bounced" ] }, "then": 2 },
+                    { "case": { "$eq": [ { "$ifNull": [ "$status", "Queued" ] }, "Complained" ] }, "then": 3 } ], "default": 0 } }
+                """),
+            branches[0]["case"]["$gt"][1]);
         Assert.Equal(BsonDocument.Parse("""{ "$max": [ { "$ifNull": [ "$attempts", 0 ] }, 2 ] }"""), set["attempts"]);
         Assert.Equal(BsonDocument.Parse("""{ "$literal": "$status exploded" }"""), set["timeline"]["$concatArrays"][1][0]["error"]);
         Assert.Equal(BsonDocument.Parse("""{ "$literal": "$status exploded" }"""), set["lastError"]["$cond"][1]);
@@ -192,8 +212,8 @@ public sealed class MongoWithoutServerTests
 
         // Against the epoch when nothing is stored yet, so a first Queued event still sets the status.
         Assert.Equal(
-            BsonDocument.Parse("""{ "$cond": [ { "$gt": [ { "$date": "2026-03-14T09:30:00.123Z" }, { "$ifNull": [ "$updatedAt", { "$date": "1970-01-01T00:00:00Z" } ] } ] }, { "$literal": "Queued" }, "$status" ] }"""),
-            set["status"]);
+            BsonDocument.Parse("""{ "$gt": [ { "$date": "2026-03-14T09:30:00.123Z" }, { "$ifNull": [ "$updatedAt", { "$date": "1970-01-01T00:00:00Z" } ] } ] }"""),
+            set["status"]["$switch"]["branches"][2]["case"]);
     }
 
     [Fact]
@@ -204,6 +224,7 @@ public sealed class MongoWithoutServerTests
         var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Sent, new DateTimeOffset(s_at), NotificationType.Email, "a@example.org")
         {
             Provider = "brevo", ProviderMessageId = "m1", Error = "e", BatchId = "b", SubmissionId = "s", StudentId = "st",
+            SmsParts = 2, CreditCost = 1.5, ReceiptId = "m1:delivered:1",
         });
         var set = update.Render(Args<DeliveryDocument>()).AsBsonArray[0]["$set"].AsBsonDocument;
 
@@ -265,9 +286,70 @@ public sealed class MongoWithoutServerTests
         Assert.Equal(
             [
                 BsonDocument.Parse("""{ "$match": { "batchId": "b1" } }"""),
-                BsonDocument.Parse("""{ "$group": { "_id": "$status", "count": { "$sum": 1 } } }"""),
+                BsonDocument.Parse("""
+                    { "$group": { "_id": "$status", "count": { "$sum": 1 },
+                                  "parts": { "$sum": { "$ifNull": [ "$smsParts", 0 ] } }, "cost": { "$sum": { "$ifNull": [ "$creditCost", 0.0 ] } } } }
+                    """),
             ],
             rendered.Documents);
+    }
+
+    [Fact]
+    public void SmsUsagePipeline_CountsTheSmsOfTheRangePerUtcDay()
+    {
+        var rendered = MongoDeliveryLog.BuildSmsUsagePipeline(new DateTimeOffset(s_at), new DateTimeOffset(s_at.AddDays(2))).Render(Args<DeliveryDocument>());
+
+        Assert.Equal(
+            [
+                BsonDocument.Parse("""
+                    { "$match": { "createdAt": { "$gte": { "$date": "2026-03-14T09:30:00.123Z" }, "$lt": { "$date": "2026-03-16T09:30:00.123Z" } },
+                                  "channel": "Sms" } }
+                    """),
+                BsonDocument.Parse("""
+                    { "$group": { "_id": { "$dateToString": { "format": "%Y-%m-%d", "date": "$createdAt", "timezone": "UTC" } }, "count": { "$sum": 1 },
+                                  "parts": { "$sum": { "$ifNull": [ "$smsParts", 0 ] } }, "cost": { "$sum": { "$ifNull": [ "$creditCost", 0.0 ] } } } }
+                    """),
+                BsonDocument.Parse("""{ "$sort": { "_id": 1 } }"""),
+            ],
+            rendered.Documents);
+    }
+
+    [Fact]
+    public void ReceiptFilters_FindTheTaskByTaskIdOrProviderMessageId_AndSkipAReceiptAlreadyInTheTimeline()
+    {
+        var byTask = MongoDeliveryLog.BuildReceiptTaskFilter(new ProviderReceipt("brevo", "r1", DeliveryStatus.Delivered, new DateTimeOffset(s_at))
+        {
+            TaskId = "t1", ProviderMessageId = "<m1@relay>",
+        });
+        var byMessage = MongoDeliveryLog.BuildReceiptTaskFilter(new ProviderReceipt("bulksms", "r1", DeliveryStatus.Delivered, new DateTimeOffset(s_at))
+        {
+            ProviderMessageId = "1234",
+        });
+
+        Assert.Equal(BsonDocument.Parse("""{ "_id": "t1" }"""), byTask.Render(Args<DeliveryDocument>()));
+        Assert.Equal(BsonDocument.Parse("""{ "providerMessageId": "1234", "provider": "bulksms" }"""), byMessage.Render(Args<DeliveryDocument>()));
+        Assert.Equal(BsonDocument.Parse("""{ "_id": "t1", "timeline.receiptId": { "$ne": "1234:DELIVERED" } }"""),
+            MongoDeliveryLog.BuildReceiptUpdateFilter("t1", "1234:DELIVERED").Render(Args<DeliveryDocument>()));
+    }
+
+    [Fact]
+    public void SuppressionDocuments_KeyOnChannelAndAddress_AndSearchAsText()
+    {
+        var document = MongoSuppressionList.ToDocument(new Suppression(NotificationType.Email, "a.b+c@example.org", "hard_bounce", new DateTimeOffset(s_at))
+        {
+            Source = "brevo", TaskId = "t1",
+        });
+        var bson = document.ToBsonDocument();
+
+        Assert.Equal("Email:a.b+c@example.org", bson["_id"].AsString);
+        Assert.Equal("Email", bson["channel"].AsString);
+        Assert.Equal(s_at, bson["at"].ToUniversalTime());
+        // '.' and '+' are escaped: the search is for the text, not a pattern.
+        Assert.Equal(BsonDocument.Parse("""{ "address": { "$regularExpression": { "pattern": "a\\.b\\+c", "options": "" } } }"""),
+            MongoSuppressionList.BuildSearchFilter("a.b+c").Render(Args<SuppressionDocument>()));
+        Assert.Equal(new BsonDocument(), MongoSuppressionList.BuildSearchFilter(null).Render(Args<SuppressionDocument>()));
+        Assert.Equal(BsonDocument.Parse("""{ "channel": "Sms", "address": "+919876543210" }"""),
+            MongoSuppressionList.BuildAuditFilter(NotificationType.Sms, "+919876543210").Render(Args<SuppressionAuditDocument>()));
     }
 
     [Fact]
@@ -299,6 +381,7 @@ public sealed class MongoWithoutServerTests
                 BsonDocument.Parse("""{ "batchId": 1, "status": 1 }"""),
                 BsonDocument.Parse("""{ "status": 1, "createdAt": -1 }"""),
                 BsonDocument.Parse("""{ "createdAt": -1 }"""),
+                BsonDocument.Parse("""{ "providerMessageId": 1 }"""),
             ],
             indexes.Where(i => i.Options.ExpireAfter is null).Select(i => i.Keys.Render(Args<DeliveryDocument>())));
         Assert.Equal(

@@ -42,7 +42,7 @@ public sealed class SqliteStoreTests
     }
 
     [Fact]
-    public async Task Schema_MovesAVersion1File_ToFewerDeliveryIndexes_AndAnOutbox_AndKeepsItsRows()
+    public async Task Schema_MovesAVersion1File_ToFewerDeliveryIndexes_AnOutbox_AndTheReceiptColumns_AndKeepsItsRows()
     {
         var file = StoreHarness.NewSqliteFile();
         await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
@@ -68,16 +68,34 @@ public sealed class SqliteStoreTests
 
         await using var stores = await StoreHarness.StartSqliteAsync(file);
 
-        Assert.Equal(["ix_delivery_tasks_batch_status", "ix_delivery_tasks_created_at", "ix_delivery_tasks_recipient", "ix_delivery_tasks_status"],
+        Assert.Equal(["ix_delivery_tasks_batch_status", "ix_delivery_tasks_created_at", "ix_delivery_tasks_provider_message", "ix_delivery_tasks_recipient",
+                "ix_delivery_tasks_status"],
             await QueryStringsAsync(file, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'delivery_tasks' AND sql IS NOT NULL ORDER BY name;"));
-        Assert.Equal(["3"], await QueryStringsAsync(file, "PRAGMA user_version;"));
+        Assert.Equal(["4"], await QueryStringsAsync(file, "PRAGMA user_version;"));
         Assert.Equal(["0"], await QueryStringsAsync(file, "SELECT count(*) FROM notification_outbox;"));
         Assert.Equal(1, (await stores.DeliveryLog.GetBatchProgressAsync("b1", Ct)).Total);
+        // The old task takes a receipt: the columns schema 4 added are there.
+        await stores.DeliveryLog.AppendAsync(new DeliveryEvent("t1", DeliveryStatus.Sent, DateTimeOffset.UtcNow, NotificationType.Email, "a@example.org")
+        {
+            Provider = "brevo", ProviderMessageId = "m1",
+        }, Ct);
+        var receipt = await stores.DeliveryLog.RecordReceiptAsync(new ProviderReceipt("brevo", "m1:delivered:1", DeliveryStatus.Delivered, DateTimeOffset.UtcNow)
+        {
+            ProviderMessageId = "m1", CreditCost = 1,
+        }, Ct);
+        Assert.Equal(ReceiptOutcome.Recorded, receipt.Outcome);
+        Assert.Equal((DeliveryStatus.Delivered, 1.0), ((await stores.DeliveryLog.GetAsync("t1", Ct)).Status, (await stores.DeliveryLog.GetAsync("t1", Ct)).CreditCost));
+
+        // A second start (another process) finds the columns and adds nothing.
+        await using var again = await StoreHarness.StartSqliteAsync(file);
+        Assert.Equal(DeliveryStatus.Delivered, (await again.DeliveryLog.GetAsync("t1", Ct)).Status);
     }
 
     [Theory]
     // The statements as the store runs them, with bound parameters: SQLite must see that batch_id = $batch_id cannot be NULL.
-    [InlineData("SELECT status, count(*) FROM delivery_tasks WHERE batch_id = $batch_id GROUP BY status;", "ix_delivery_tasks_batch_status")]
+    [InlineData("SELECT status, count(*), coalesce(sum(sms_parts), 0) FROM delivery_tasks WHERE batch_id = $batch_id GROUP BY status;", "ix_delivery_tasks_batch_status")]
+    [InlineData("SELECT task_id FROM delivery_tasks WHERE provider_message_id = $provider_message_id AND provider = $provider LIMIT 1;", "ix_delivery_tasks_provider_message")]
+    [InlineData("SELECT created_at / 86400000 AS day, count(*) FROM delivery_tasks WHERE created_at >= $from AND created_at < $to AND channel = 'Sms' GROUP BY day;", "ix_delivery_tasks_created_at")]
     [InlineData("SELECT task_id FROM delivery_tasks WHERE created_at < $cutoff AND updated_at < $cutoff LIMIT $chunk;", "ix_delivery_tasks_created_at")]
     public async Task Schema_ServesBatchProgressAndPruning_FromAnIndex(string query, string index)
     {
@@ -86,7 +104,10 @@ public sealed class SqliteStoreTests
 
         // The batch index leaves out tasks without a batch and pruning has no updated_at index: both must still search, not scan.
         var plan = string.Join("\n", await QueryStringsAsync(file, "EXPLAIN QUERY PLAN " + query, column: 3,
-            parameters: new() { ["$batch_id"] = "b1", ["$cutoff"] = 5L, ["$chunk"] = 10L }));
+            parameters: new()
+            {
+                ["$batch_id"] = "b1", ["$cutoff"] = 5L, ["$chunk"] = 10L, ["$provider_message_id"] = "m1", ["$provider"] = "bulksms", ["$from"] = 1L, ["$to"] = 2L,
+            }));
 
         Assert.Contains("INDEX " + index, plan, StringComparison.Ordinal);
     }
