@@ -14,7 +14,8 @@ namespace NotificationWorker.Delivery;
 /// accepts, before anything else can fail, so a redelivery (this process died, or lost its lease)
 /// arrives with <see cref="ClaimedTask.AlreadySent"/> and is only recorded, not sent again.
 /// </remarks>
-public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliveryLog, SendingTelemetry telemetry, TimeProvider time) : INotificationHandler
+public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliveryLog, ISuppressionList suppressions, SendingTelemetry telemetry,
+    TimeProvider time) : INotificationHandler
 {
     public async ValueTask<HandlerResult> HandleAsync(ClaimedTask claimed, CancellationToken cancellationToken)
     {
@@ -30,6 +31,17 @@ public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliver
             return HandlerResult.Done;
         }
 
+        // Read at every send, not cached: a suppression lifted a moment ago lets the very next notification go.
+        if (task.Recipient.Length > 0 && await suppressions.FindAsync(task.Type, task.Recipient, cancellationToken) is { } suppression)
+        {
+            // Not sent and not retried: the provider would refuse it, or bill it, or the student asked us to stop.
+            await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Suppressed, claimed.Attempt) with
+            {
+                Error = $"Not sent: {suppression.Address} is on the suppression list since {suppression.At:u} ({suppression.Reason}).",
+            }, cancellationToken);
+            return HandlerResult.Done;
+        }
+
         await deliveryLog.AppendAsync(Event(task, DeliveryStatus.Sending, claimed.Attempt) with { Provider = sender.Name }, cancellationToken);
         var result = await sender.SendAsync(ToMessage(task), cancellationToken);
         switch (result)
@@ -41,6 +53,8 @@ public sealed class DeliveryHandler(MessageSenders senders, IDeliveryLog deliver
                 {
                     Provider = sent.Provider,
                     ProviderMessageId = sent.ProviderMessageId,
+                    SmsParts = sent.SmsParts,
+                    CreditCost = sent.CreditCost,
                 }, CancellationToken.None);
                 return HandlerResult.Done;
 

@@ -102,7 +102,11 @@ public sealed partial class BulkSmsSender(
         }
 
         // Accepted is accepted even if the body is not what we expect: sending again would text twice.
-        return new SendResult.Sent(Name, id);
+        return new SendResult.Sent(Name, id)
+        {
+            SmsParts = created.GetInt32("numberOfParts"),
+            CreditCost = created.GetDouble("creditCost"),
+        };
     }
 
     private async Task<SendResult> ClassifyErrorAsync(HttpResponseMessage response, OutgoingMessage message, CancellationToken ct)

@@ -16,11 +16,3 @@ public interface IMessageSender
     /// </summary>
     Task<SendResult> SendAsync(OutgoingMessage message, CancellationToken ct);
 }
-
-public static class ProviderNames
-{
-    public const string BulkSms = "bulksms";
-    public const string Brevo = "brevo";
-    public const string Smtp = "smtp";
-    public const string Outbox = "outbox";
-}

@@ -25,7 +25,13 @@ public abstract record SendResult
     public string Provider { get; }
 
     /// <summary>The provider accepted the message.</summary>
-    public sealed record Sent(string Provider, string? ProviderMessageId) : SendResult(Provider);
+    public sealed record Sent(string Provider, string? ProviderMessageId) : SendResult(Provider)
+    {
+        /// <summary>The parts the provider says it sends (BulkSMS's <c>numberOfParts</c>), when it says.</summary>
+        public int? SmsParts { get; init; }
+        /// <summary>What the provider charged (BulkSMS's <c>creditCost</c>), when it says.</summary>
+        public double? CreditCost { get; init; }
+    }
 
     /// <summary>Worth another attempt later: outage, throttling, timeout, or a fault on our side the operator can fix.</summary>
     public sealed record TransientFailure(string Provider, string Error, TimeSpan? RetryAfter) : SendResult(Provider);

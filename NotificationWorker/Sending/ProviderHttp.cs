@@ -99,4 +99,17 @@ internal static partial class ProviderHttp
         element is { ValueKind: JsonValueKind.Object } obj && obj.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
             ? value.GetString()
             : null;
+
+    public static int? GetInt32(this JsonElement? element, string property) =>
+        element is { ValueKind: JsonValueKind.Object } obj && obj.TryGetProperty(property, out var value)
+            && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) && number >= 0
+            ? number
+            : null;
+
+    /// <summary>A non-negative finite number, else null: a provider's odd answer must not fail a send it accepted.</summary>
+    public static double? GetDouble(this JsonElement? element, string property) =>
+        element is { ValueKind: JsonValueKind.Object } obj && obj.TryGetProperty(property, out var value)
+            && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && double.IsFinite(number) && number >= 0
+            ? number
+            : null;
 }

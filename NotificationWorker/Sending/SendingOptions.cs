@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using System.ComponentModel.DataAnnotations;
 using MailKit.Security;
 

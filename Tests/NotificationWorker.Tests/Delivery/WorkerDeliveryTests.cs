@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using Notifications.Queue;
 using Notifications.Stores;
+using Notifications.Tasks;
+using Microsoft.Extensions.DependencyInjection;
 using Notifications.Tests.Infrastructure;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -54,6 +56,39 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
             Assert.Equal("7001", record.ProviderMessageId);
             Assert.Equal("bulksms", record.Provider);
         }
+    }
+
+    [Fact]
+    public async Task ASuppressedNumber_IsNotSentNorRetried_AndTheNextGoesOnceTheSuppressionIsLifted()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        AnswerSms(201, """[{"id":"7002","type":"SENT","status":{"id":"ACCEPTED.null","type":"ACCEPTED"},"creditCost":1.6,"numberOfParts":2}]""");
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms);
+        var suppressions = worker.Services.GetRequiredService<ISuppressionList>();
+        await suppressions.AddAsync(new Suppression(NotificationType.Sms, "+15550000001", "BulkSMS reported FAILED.BLOCKED", DateTimeOffset.UtcNow) { Source = "bulksms" }, ct);
+
+        var blocked = await worker.Queue.EnqueueAsync(Sms(1), ct);
+        var other = await worker.Queue.EnqueueAsync(Sms(2), ct);
+        await worker.WaitUntilAsync(s => s.Counters.Processed == 2, s_wait, "both tasks are handled");
+
+        // Only the other number reached BulkSMS; the suppressed one is finished, not dead-lettered, not waiting for a retry.
+        Assert.Equal(["+15550000002"], SuccessfulSendsByRecipient().Keys);
+        var stats = await worker.Monitor.GetStatsAsync(ct);
+        Assert.Equal((0L, 0L), (stats.Dead, stats.Pending));
+        var record = await worker.DeliveryLog.GetAsync(blocked.TaskId, ct);
+        Assert.Equal(DeliveryStatus.Suppressed, record.Status);
+        Assert.Contains("FAILED.BLOCKED", record.LastError);
+        Assert.DoesNotContain(record.Timeline, e => e.Status == DeliveryStatus.Sending);
+        // The provider's own count and cost are kept with the send.
+        var sent = await worker.DeliveryLog.GetAsync(other.TaskId, ct);
+        Assert.Equal((2, 1.6), (sent.SmsParts, sent.CreditCost));
+
+        await suppressions.LiftAsync(NotificationType.Sms, "+15550000001", "staff:ops", "carrier unblocked it", ct);
+        var next = await worker.Queue.EnqueueAsync(Sms(1), ct);
+        await worker.WaitUntilAsync(s => s.Counters.Processed == 3, s_wait, "the next SMS to the lifted number is handled");
+
+        Assert.Equal(1, SuccessfulSendsByRecipient()["+15550000001"]);
+        Assert.Equal(DeliveryStatus.Sent, (await worker.DeliveryLog.GetAsync(next.TaskId, ct)).Status);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using System.Text.Json;
 using NotificationWorker.Sending;
 using NotificationWorker.Tests.Support;

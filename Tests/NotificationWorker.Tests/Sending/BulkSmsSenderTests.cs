@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using System.Text;
 using System.Text.Json;
 using NotificationWorker.Sending;

@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using NotificationWorker.Sending;

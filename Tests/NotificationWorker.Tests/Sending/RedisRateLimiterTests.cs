@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using NotificationWorker.Sending;

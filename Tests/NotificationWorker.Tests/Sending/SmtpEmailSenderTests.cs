@@ -1,3 +1,4 @@
+using Notifications.Tasks;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
