@@ -12,6 +12,8 @@ using Api.Outbox;
 using Api.Problems;
 using Api.Sending;
 using Api.Students;
+using Api.Suppressions;
+using Api.Webhooks;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Options;
 using Notifications.Monitoring;
@@ -70,6 +72,7 @@ builder.Services.AddSingleton<StudentMessages>();
 builder.Services.AddSingleton<SubmissionIntake>();
 builder.Services.AddSingleton<StudentImport>();
 builder.Services.AddSingleton<BatchNotices>();
+builder.Services.AddWebhooks();
 builder.Services.AddSingleton<ProcessMemoryReports>();
 builder.Services.AddSingleton<SystemMetrics>();
 builder.Services.AddSingleton<AlertBoard>();
@@ -112,6 +115,7 @@ app.UseStatusCodePages();
 app.UseMiddleware<RequestTargetGuard>();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
 app.MapOpenApi();
@@ -125,6 +129,8 @@ app.MapNotificationsApi();
 app.MapMonitoringApi();
 app.MapDeadLettersApi();
 app.MapOutboxApi();
+app.MapSuppressionsApi();
+app.MapWebhooksApi();
 
 app.Run();
 

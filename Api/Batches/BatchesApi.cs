@@ -16,7 +16,17 @@ public sealed record AddStudentsRequest(IReadOnlyList<string>? StudentIds);
 
 public sealed record StudentsAdded(string BatchId, int Added, int NotificationsQueued, IReadOnlyList<string> NotificationIds, string StatusUrl);
 
-public sealed record BatchProgress(long Sent, long Failed, long Pending, long Total);
+/// <summary>
+/// A batch's notifications: pending (queued, sending, retrying), sent (the provider took it, no receipt yet),
+/// delivered (the provider confirmed it; complaints count here, they reached the student), failed (dead,
+/// undelivered, bounced, suppressed); and the SMS parts and credits they took.
+/// </summary>
+public sealed record BatchProgress(long Sent, long Failed, long Pending, long Total)
+{
+    public long Delivered { get; init; }
+    public long SmsParts { get; init; }
+    public double CreditCost { get; init; }
+}
 
 public sealed record BatchView(string Id, string Name, DateTimeOffset CreatedAt, IReadOnlyList<string> StudentIds, BatchProgress Progress);
 
@@ -90,12 +100,18 @@ public static class BatchesApi
     {
         var progress = await deliveryLog.GetBatchProgressAsync(batch.Id, cancellationToken);
         long Count(DeliveryStatus status) => progress.ByStatus.TryGetValue(status, out var n) ? n : 0;
-        // Retrying tasks are still on their way; only dead ones have failed for good.
+        long Sum(Func<DeliveryStatus, bool> which) => progress.ByStatus.Where(s => which(s.Key)).Sum(s => s.Value);
+        // Retrying tasks are still on their way; only dead, undelivered, bounced and suppressed ones have failed for good.
         var view = new BatchProgress(
             Sent: Count(DeliveryStatus.Sent),
-            Failed: Count(DeliveryStatus.Dead),
-            Pending: Count(DeliveryStatus.Queued) + Count(DeliveryStatus.Sending) + Count(DeliveryStatus.Retrying),
-            Total: progress.Total);
+            Failed: Sum(DeliveryStatuses.IsFailure),
+            Pending: Sum(DeliveryStatuses.IsPending),
+            Total: progress.Total)
+        {
+            Delivered = Count(DeliveryStatus.Delivered) + Count(DeliveryStatus.Complained),
+            SmsParts = progress.SmsParts,
+            CreditCost = progress.CreditCost,
+        };
         return new BatchView(batch.Id, batch.Name, batch.CreatedAt, batch.StudentIds, view);
     }
 }

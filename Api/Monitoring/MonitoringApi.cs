@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Notifications.Monitoring;
 using Notifications.Queue;
+using Notifications.Stores;
 using StackExchange.Redis;
 
 namespace Api.Monitoring;
@@ -28,12 +29,39 @@ public static class MonitoringApi
         group.MapGet("/queue", QueueAsync).WithSummary("Queue depth per lane, counters, throughput and oldest pending age.");
         group.MapGet("/cache", CacheAsync).WithSummary("Cache hits, misses and hit rate across every Api instance.");
         group.MapGet("/system", SystemAsync).WithSummary("Redis memory, application memory, disk and pending tasks against their thresholds.");
+        group.MapGet("/sms-usage", SmsUsageAsync)
+            .WithSummary("SMS per UTC day (by queueing): messages, parts (segments) and provider credits; from/to are dates, the last 30 days by default.");
         group.MapGet("/alerts", AlertsAsync).WithSummary("Metrics at amber or red now.");
         group.MapGet("/health", HealthAsync).WithSummary("Health of Redis, the document store and the worker.");
         group.MapGet("/memory", MemoryAsync).WithSummary("The memory each live process reported (they report every 10 s; a report lasts 30 s).");
         group.MapPut("/memory/{service}/{instance}", ReportMemoryAsync)
             .WithSummary("Report a process's memory for a service without its own Redis connection (the dashboard).");
         return routes;
+    }
+
+    /// <summary>The SMS of a range of UTC days and their totals.</summary>
+    public sealed record SmsUsage(DateOnly From, DateOnly To, IReadOnlyList<SmsUsageDay> Days, long Messages, long Parts, double CreditCost);
+
+    /// <param name="from">First day, inclusive (yyyy-MM-dd).</param>
+    /// <param name="to">Last day, inclusive.</param>
+    internal static async Task<Ok<SmsUsage>> SmsUsageAsync(DateOnly? from, DateOnly? to, IDeliveryLog deliveryLog, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        if (from?.Year is < 2000 or > 9000 || to?.Year is < 2000 or > 9000)
+        {
+            throw new InvalidFieldException(from?.Year is < 2000 or > 9000 ? "from" : "to", "must be a date from the year 2000 to 9000.");
+        }
+        var last = to ?? today;
+        var first = from ?? last.AddDays(-29);
+        if (last < first)
+        {
+            throw new InvalidFieldException("to", "must not be before from.");
+        }
+        var start = new DateTimeOffset(first.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var end = new DateTimeOffset(last.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var days = await deliveryLog.GetSmsUsageAsync(start, end, cancellationToken);
+        return TypedResults.Ok(new SmsUsage(first, last, days, days.Sum(d => d.Messages), days.Sum(d => d.Parts), Math.Round(days.Sum(d => d.CreditCost), 4)));
     }
 
     internal static async Task<Results<Ok<QueueStats>, ProblemHttpResult>> QueueAsync(QueueMonitor queue, IConnectionMultiplexer redis, CancellationToken cancellationToken)

@@ -30,6 +30,8 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problemDe
             UploadRejectedException e => (e.StatusCode, "Upload rejected", e.Message, null),
             BadHttpRequestException e => Describe(e),
             IdempotencyKeyReusedException e => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused", e.Message, null),
+            Webhooks.WebhookPayloadException e => (StatusCodes.Status400BadRequest, "Unreadable webhook payload", e.Message,
+                new Dictionary<string, string[]> { [e.Field] = [e.Reason] }),
             _ => (0, "", "", (Dictionary<string, string[]>?)null),
         };
         if (status == 0)

@@ -1,3 +1,4 @@
+using Notifications.Testing;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using Notifications.Testing;
 
-namespace NotificationWorker.Tests.Delivery;
+namespace Notifications.Testing;
 
 /// <summary>
 /// The worker as its own operating-system process, built output as deployed, so a test can run two
