@@ -1,3 +1,4 @@
+using Notifications.Receipts;
 using System.Text.Json;
 using Notifications.Stores;
 using Notifications.Tasks;

@@ -1,3 +1,4 @@
+using Notifications.Receipts;
 using System.Globalization;
 using System.Text.Json;
 using Notifications.Stores;

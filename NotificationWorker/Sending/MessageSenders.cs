@@ -26,7 +26,7 @@ public sealed partial class MessageSenders
             new GuardedSender(inner, inner.Name == ProviderNames.Outbox ? null : rateLimiter, sending, telemetry, time, logger, circuits);
 
         IMessageSender Outbox(NotificationType channel) =>
-            new OutboxSender(channel, services.GetRequiredService<IOptions<OutboxOptions>>(), time);
+            new OutboxSender(channel, services.GetRequiredService<IOptions<OutboxOptions>>(), time, services.GetService<OutboxReceipts>());
 
         _sms = Guard(services.GetRequiredService<IOptions<BulkSmsOptions>>().Value.IsConfigured
             ? services.GetRequiredService<BulkSmsSender>()

@@ -10,9 +10,10 @@ namespace NotificationWorker.Sending;
 
 /// <summary>
 /// The default sender when no provider is configured: it keeps each message on local disk for a
-/// person to read (the dashboard lists them through <see cref="OutboxReader"/>).
+/// person to read (the dashboard lists them through <see cref="OutboxReader"/>), and, like a provider,
+/// reports a little later what became of it (<see cref="OutboxReceipts"/>).
 /// </summary>
-public sealed class OutboxSender(NotificationType channel, IOptions<OutboxOptions> options, TimeProvider time) : IMessageSender
+public sealed class OutboxSender(NotificationType channel, IOptions<OutboxOptions> options, TimeProvider time, OutboxReceipts? receipts = null) : IMessageSender
 {
     private const int PruneEvery = 50;
     private int _writesSincePrune = PruneEvery - 1;
@@ -54,6 +55,7 @@ public sealed class OutboxSender(NotificationType channel, IOptions<OutboxOption
             Prune(directory, options.Value.MaxMessages);
         }
 
+        receipts?.Emit(message, stored.Id);
         return new SendResult.Sent(Name, stored.Id);
     }
 

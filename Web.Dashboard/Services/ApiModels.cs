@@ -71,7 +71,30 @@ public sealed record BatchPage(IReadOnlyList<BatchSummary> Items, long Total);
 /// <summary>Only the progress is read from a batch's detail, so the rest of its shape may change freely.</summary>
 public sealed record BatchDetail(BatchProgress? Progress);
 
-public sealed record BatchProgress(long Sent, long Failed, long Pending, long Total);
+/// <summary>
+/// A batch's notifications as the Api counts them: sent (accepted, no receipt yet), delivered (the provider
+/// confirmed it), failed (dead, undelivered, bounced or suppressed), pending; and the SMS parts and credits.
+/// </summary>
+public sealed record BatchProgress(long Sent, long Failed, long Pending, long Total)
+{
+    public long Delivered { get; init; }
+    public long SmsParts { get; init; }
+    public double CreditCost { get; init; }
+}
+
+/// <summary>One UTC day of SMS: messages, parts (segments) and provider credits.</summary>
+public sealed record SmsUsageDay(DateOnly Day, long Messages, long Parts, double CreditCost);
+
+public sealed record SmsUsage(DateOnly From, DateOnly To, IReadOnlyList<SmsUsageDay> Days, long Messages, long Parts, double CreditCost);
+
+/// <summary>A recipient the worker will not send to, and why.</summary>
+public sealed record Suppression(string Channel, string Address, string Reason, DateTimeOffset At, string? Source = null, string? TaskId = null);
+
+public sealed record SuppressionPage(IReadOnlyList<Suppression> Items, long Total);
+
+public sealed record SuppressionAuditEntry(string Action, string Channel, string Address, string? Reason, string Actor, DateTimeOffset At);
+
+public sealed record SuppressionAuditPage(IReadOnlyList<SuppressionAuditEntry> Items, long Total);
 
 public sealed record DeliveryPage(IReadOnlyList<DeliveryRecord> Items, long Total);
 

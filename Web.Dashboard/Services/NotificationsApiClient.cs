@@ -86,6 +86,20 @@ public sealed class NotificationsApiClient(HttpClient http, AuthenticationStateP
             ("batchId", query.BatchId), ("recipient", query.Recipient), ("status", query.Status),
             ("page", Invariant(query.Page)), ("pageSize", Invariant(query.PageSize))), cancellationToken);
 
+    public Task<ApiResult<SmsUsage>> GetSmsUsageAsync(CancellationToken cancellationToken) =>
+        GetAsync<SmsUsage>("/api/monitoring/sms-usage", cancellationToken);
+
+    public Task<ApiResult<SuppressionPage>> GetSuppressionsAsync(string? search, int page, CancellationToken cancellationToken) =>
+        GetAsync<SuppressionPage>("/api/suppressions" + QueryString(("search", search), ("page", Invariant(page)), ("pageSize", "50")), cancellationToken);
+
+    public Task<ApiResult<SuppressionAuditPage>> GetSuppressionAuditAsync(CancellationToken cancellationToken) =>
+        GetAsync<SuppressionAuditPage>("/api/suppressions/audit" + QueryString(("pageSize", "20")), cancellationToken);
+
+    /// <summary>Lifts a suppression as the signed-in staff member, who the Api's audit trail then names.</summary>
+    public Task<ApiResult<bool>> LiftSuppressionAsync(string channel, string address, string? note, CancellationToken cancellationToken) =>
+        SendWithoutBodyAsync(HttpMethod.Post, $"/api/suppressions/{Uri.EscapeDataString(channel.ToLowerInvariant())}/{Uri.EscapeDataString(address)}/lift",
+            cancellationToken, JsonContent.Create(new { note }));
+
     public Task<ApiResult<OutboxPage>> GetOutboxAsync(int offset, int limit, CancellationToken cancellationToken) =>
         GetAsync<OutboxPage>("/api/outbox" + QueryString(("offset", Invariant(offset)), ("limit", Invariant(limit))), cancellationToken);
 

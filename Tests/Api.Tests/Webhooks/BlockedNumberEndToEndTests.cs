@@ -1,3 +1,4 @@
+using Notifications.Receipts;
 using System.Net;
 using System.Text.Json;
 using Api.Tests.Infrastructure;

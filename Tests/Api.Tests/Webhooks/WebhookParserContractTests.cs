@@ -1,3 +1,4 @@
+using Notifications.Receipts;
 using System.Text.Json;
 using Api.Webhooks;
 using Notifications.Stores;

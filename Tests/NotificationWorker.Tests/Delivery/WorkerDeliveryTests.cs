@@ -92,6 +92,55 @@ public sealed class WorkerDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheLocalOutbox_ReportsDeliveryLikeAProvider_AndAnUndeliverableAddressBouncesAndIsSuppressed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var worker = WorkerUnderTest.Start(_redis.Endpoint, _bulkSms, new Dictionary<string, string?>
+        {
+            ["Sending:Outbox:Receipts:Delay"] = "00:00:00.200",
+            ["Sending:Outbox:Receipts:Undeliverable:0"] = "Bounce@Example.org",
+        });
+
+        var fine = await worker.Queue.EnqueueAsync(NotificationRequest.Email("asha@example.org", "Welcome", "Hello"), ct);
+        var bouncing = await worker.Queue.EnqueueAsync(NotificationRequest.Email("bounce@example.org", "Welcome", "Hello"), ct);
+
+        var delivered = await WaitForStatusAsync(worker, fine.TaskId, DeliveryStatus.Delivered);
+        var bounced = await WaitForStatusAsync(worker, bouncing.TaskId, DeliveryStatus.Bounced);
+        Assert.Equal([DeliveryStatus.Sending, DeliveryStatus.Sent, DeliveryStatus.Delivered], delivered.Timeline.Select(e => e.Status).Where(s => s != DeliveryStatus.Queued));
+        Assert.Contains("hard_bounce", bounced.LastError);
+        var suppression = await worker.Services.GetRequiredService<ISuppressionList>().FindAsync(NotificationType.Email, "bounce@example.org", ct);
+        Assert.Equal(("outbox", bouncing.TaskId), (suppression?.Source, suppression?.TaskId));
+
+        // The next email to the bounced address is not sent.
+        var next = await worker.Queue.EnqueueAsync(NotificationRequest.Email("bounce@example.org", "Results", "Hello again"), ct);
+        await WaitForStatusAsync(worker, next.TaskId, DeliveryStatus.Suppressed);
+    }
+
+    private static async Task<DeliveryRecord> WaitForStatusAsync(WorkerUnderTest worker, string taskId, DeliveryStatus status)
+    {
+        var deadline = DateTime.UtcNow + s_wait;
+        DeliveryRecord? record = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                record = await worker.DeliveryLog.GetAsync(taskId, TestContext.Current.CancellationToken);
+                if (record.Status == status)
+                {
+                    return record;
+                }
+            }
+            catch (NotFoundException)
+            {
+                // Not logged yet.
+            }
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        Assert.Fail($"{taskId} did not become {status} within {s_wait.TotalSeconds} s; it is {record?.Status} ({record?.LastError}).");
+        return null!;
+    }
+
+    [Fact]
     public async Task InvalidNumber_IsDeadLetteredAtOnce_WithTheProvidersReason()
     {
         AnswerSms(400, """{"type":"https://developer.bulksms.com/json/v1/errors#validation","title":"Validation error","status":400,"detail":"to: +1555 is not a valid number"}""", "application/problem+json");

@@ -25,16 +25,20 @@ public sealed class BatchesTests : DashboardContext
                 new { id = "b-1", name = "Autumn intake", createdAt = DateTimeOffset.UtcNow, studentCount = 10 },
                 new { id = "b-2", name = "Resits", createdAt = DateTimeOffset.UtcNow, studentCount = 4 },
             })
-            .Answer("GET", "/api/batches/b-1", new { id = "b-1", name = "Autumn intake", progress = new { sent = 7, failed = 1, pending = 2, total = 10 } })
+            .Answer("GET", "/api/batches/b-1", new
+            {
+                id = "b-1", name = "Autumn intake", progress = new { sent = 4, delivered = 3, failed = 1, pending = 2, total = 10, smsParts = 14, creditCost = 11.2 },
+            })
             .Answer("GET", "/api/batches/b-2", new { id = "b-2", name = "Resits", progress = new { sent = 0, failed = 0, pending = 4, total = 4 } });
 
         var page = Render<Batches>();
 
         page.WaitForAssertion(() => Assert.NotEmpty(page.FindAll("tr[data-batch='b-1'] .progress")));
         var cells = page.FindAll("tr[data-batch='b-1'] td").Select(c => c.TextContent.Trim()).ToList();
-        Assert.Equal(["Autumn intake", "10", "7", "1", "2"], [cells[0], cells[2], cells[4], cells[5], cells[6]]);
-        Assert.Equal("7 sent, 1 failed, 2 pending of 10", page.Find("tr[data-batch='b-1'] .progress").GetAttribute("title"));
-        Assert.Equal("width: 70%", page.Find("tr[data-batch='b-1'] .progress-sent").GetAttribute("style"));
+        Assert.Equal(["Autumn intake", "10", "3", "4", "1", "2", "14", "11.2"], [cells[0], cells[2], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9]]);
+        Assert.Equal("3 delivered, 4 sent, 1 failed, 2 pending of 10", page.Find("tr[data-batch='b-1'] .progress").GetAttribute("title"));
+        Assert.Equal("width: 30%", page.Find("tr[data-batch='b-1'] .progress-delivered").GetAttribute("style"));
+        Assert.Equal("width: 40%", page.Find("tr[data-batch='b-1'] .progress-sent").GetAttribute("style"));
         Assert.Contains("Resits", page.Find("tr[data-batch='b-2']").TextContent);
     }
 
@@ -54,9 +58,31 @@ public sealed class BatchesTests : DashboardContext
 
         var page = Render<Batches>();
 
-        page.WaitForAssertion(() => Assert.Equal("1 sent, 1 failed, 1 pending of 3", page.Find("tr[data-batch='b-1'] .progress").GetAttribute("title")));
+        page.WaitForAssertion(() => Assert.Equal("0 delivered, 1 sent, 1 failed, 1 pending of 3", page.Find("tr[data-batch='b-1'] .progress").GetAttribute("title")));
         Assert.Equal("3", page.FindAll("tr[data-batch='b-1'] td")[2].TextContent);
         Assert.Equal(0, Api.CountOf("GET", "/api/batches/b-1"));
+    }
+
+    [Fact]
+    public void SmsUsage_IsShownPerDay_NewestFirst_WithTheTotals()
+    {
+        Api.Answer("GET", "/api/batches", Array.Empty<object>())
+            .Answer("GET", "/api/monitoring/sms-usage", new
+            {
+                from = "2026-11-04", to = "2026-12-03", messages = 5, parts = 9, creditCost = 7.2,
+                days = new[]
+                {
+                    new { day = "2026-12-01", messages = 2, parts = 2, creditCost = 1.6 },
+                    new { day = "2026-12-02", messages = 3, parts = 7, creditCost = 5.6 },
+                },
+            });
+
+        var page = Render<Batches>();
+
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("table.sms-usage tbody tr").Count));
+        Assert.Equal(["2026-12-02", "2026-12-01"], page.FindAll("table.sms-usage tbody tr").Select(r => r.GetAttribute("data-day")));
+        Assert.Equal(["2026-12-02", "3", "7", "5.6"], page.FindAll("tr[data-day='2026-12-02'] td").Select(c => c.TextContent.Trim()));
+        Assert.Contains("9", page.Find("table.sms-usage tfoot").TextContent);
     }
 
     [Fact]

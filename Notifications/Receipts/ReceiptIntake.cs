@@ -1,6 +1,7 @@
+using Microsoft.Extensions.Logging;
 using Notifications.Stores;
 
-namespace Api.Webhooks;
+namespace Notifications.Receipts;
 
 /// <summary>What one webhook call changed.</summary>
 /// <param name="NotYetKnown">Receipts for messages of ours whose send the worker has not logged yet: the provider should send them again.</param>
