@@ -107,6 +107,15 @@ internal static class DeploymentReadme
             exception allows it before the first user), wait until `rs.status()` shows this member PRIMARY, then create
             `{{MongoAdminUser}}` (role `root`) and `{{MongoAppUser}}` (`readWrite` on `{{MongoDatabase}}`) with the passwords in `{{SecretsDirectory}}`.
 
+            ## Delivery receipts
+
+            The Api takes the providers' receipts at `https://api.<domain>/api/webhooks/bulksms/<token>` (BulkSMS: set it
+            as the status-report and inbound-message URL) and `https://api.<domain>/api/webhooks/brevo/<token>` (Brevo:
+            a transactional webhook with delivered, soft and hard bounce, blocked, invalid, deferred, error, spam and
+            unsubscribed). The tokens are generated secrets (`WEBHOOK_BULKSMS_TOKEN`, `WEBHOOK_BREVO_TOKEN`); install.sh
+            prints where they are. An install from before these lines keeps its `{{SharedEnvironmentFile}}`: add
+            `Webhooks__BulkSmsToken` and `Webhooks__BrevoToken` to it by hand (without them the webhooks answer 404).
+
             ## Backups
 
             `{{BackupCommand}}` (daily): Redis `BGSAVE` then a copy of `dump.rdb` once written, and `mongodump

@@ -42,6 +42,11 @@ internal static class EnvironmentFiles
         BULKSMS_USERNAME={{Placeholder("BULKSMS_USERNAME")}}
         BULKSMS_PASSWORD={{Placeholder("BULKSMS_PASSWORD")}}
 
+        # The providers' delivery-receipt webhooks: the last segment of each URL given to the provider
+        # (https://api.<domain>/api/webhooks/bulksms/<token>, .../brevo/<token>). Unset, a webhook answers 404.
+        Webhooks__BulkSmsToken={{Placeholder("WEBHOOK_BULKSMS_TOKEN")}}
+        Webhooks__BrevoToken={{Placeholder("WEBHOOK_BREVO_TOKEN")}}
+
         """;
 
     public static string ForService(VmService service)

@@ -209,6 +209,8 @@ internal static class Scripts
             if [ -n "$unset_secrets" ]; then
               echo "still to fill in $config/*.env: $unset_secrets"
             fi
+            echo "delivery receipts: give BulkSMS https://api.$domain/api/webhooks/bulksms/<the token in $secrets/WEBHOOK_BULKSMS_TOKEN>"
+            echo "  and Brevo (transactional webhook) https://api.$domain/api/webhooks/brevo/<the token in $secrets/WEBHOOK_BREVO_TOKEN>"
             echo "done"
 
             """;

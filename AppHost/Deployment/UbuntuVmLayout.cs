@@ -33,7 +33,8 @@ public static class UbuntuVmLayout
 
     /// <summary>Secrets <c>install.sh</c> generates once (kept in <see cref="SecretsDirectory"/>) and writes into the installed files.</summary>
     public static readonly IReadOnlyList<string> GeneratedSecrets =
-        ["REDIS_APP_PASSWORD", "REDIS_OPS_PASSWORD", "MONGODB_APP_PASSWORD", "MONGODB_ADMIN_PASSWORD", "JWT_SECRET_KEY"];
+        ["REDIS_APP_PASSWORD", "REDIS_OPS_PASSWORD", "MONGODB_APP_PASSWORD", "MONGODB_ADMIN_PASSWORD", "JWT_SECRET_KEY",
+         "WEBHOOK_BULKSMS_TOKEN", "WEBHOOK_BREVO_TOKEN"];
 
     /// <summary>Secrets only the operator has (provider accounts); install.sh lists any still unset.</summary>
     public static readonly IReadOnlyList<string> OperatorSecrets =

@@ -18,7 +18,7 @@ app_dir="${1:-}"
 root="${STAGING_ROOT:-}"
 config="$root/etc/notification-pipeline"
 secrets="$root/etc/notification-pipeline/secrets"
-generated=(REDIS_APP_PASSWORD REDIS_OPS_PASSWORD MONGODB_APP_PASSWORD MONGODB_ADMIN_PASSWORD JWT_SECRET_KEY)
+generated=(REDIS_APP_PASSWORD REDIS_OPS_PASSWORD MONGODB_APP_PASSWORD MONGODB_ADMIN_PASSWORD JWT_SECRET_KEY WEBHOOK_BULKSMS_TOKEN WEBHOOK_BREVO_TOKEN)
 services=(api notification-worker web-dashboard)
 declare -A assembly=([api]=Api.dll [notification-worker]=NotificationWorker.dll [web-dashboard]=Web.Dashboard.dll)
 
@@ -196,4 +196,6 @@ unset_secrets="$(grep -ho '__[A-Z0-9_]*__' "$config"/*.env | sort -u | tr '\n' '
 if [ -n "$unset_secrets" ]; then
   echo "still to fill in $config/*.env: $unset_secrets"
 fi
+echo "delivery receipts: give BulkSMS https://api.$domain/api/webhooks/bulksms/<the token in $secrets/WEBHOOK_BULKSMS_TOKEN>"
+echo "  and Brevo (transactional webhook) https://api.$domain/api/webhooks/brevo/<the token in $secrets/WEBHOOK_BREVO_TOKEN>"
 echo "done"
