@@ -160,6 +160,11 @@ public sealed class HostileInputTests(HostileApis apis) : IClassFixture<HostileA
             ("GET", "/api/outbox/{x}", "id", Caller.Staff, null),
             ("PUT", "/api/monitoring/memory/web-dashboard/{x}", "instance", Caller.Service, _ => new { workingSetBytes = 1000 }),
             ("PUT", "/api/monitoring/memory/{x}/dashboard-1", "service", Caller.Service, _ => new { workingSetBytes = 1000 }),
+            ("GET", "/api/suppressions/{x}/asha@example.edu", "channel", Caller.Staff, null),
+            ("GET", "/api/suppressions/sms/{x}", "address", Caller.Staff, null),
+            ("POST", "/api/suppressions/sms/{x}/lift", "address", Caller.Staff, _ => new { note = "lifted by a hostile test" }),
+            ("POST", "/api/webhooks/bulksms/{x}", "token", Caller.Anonymous, _ => Array.Empty<object>()),
+            ("POST", "/api/webhooks/{x}/" + Processes.ApiProcessSystem.WebhookToken, "provider", Caller.Anonymous, _ => new { @event = "delivered" }),
         };
         var values = new (string Name, string Segment, bool IsPathProblem)[]
         {
@@ -220,6 +225,9 @@ public sealed class HostileInputTests(HostileApis apis) : IClassFixture<HostileA
             ("delete all dead letters", "POST", _ => "/api/dead-letters/delete-all", Caller.Staff),
             ("retry all dead letters", "POST", _ => "/api/dead-letters/retry-all", Caller.Staff),
             ("report memory", "PUT", _ => "/api/monitoring/memory/web-dashboard/dashboard-1", Caller.Service),
+            ("add suppression", "POST", _ => "/api/suppressions", Caller.Staff),
+            ("bulksms webhook", "POST", _ => "/api/webhooks/bulksms/" + Processes.ApiProcessSystem.WebhookToken, Caller.Anonymous),
+            ("brevo webhook", "POST", _ => "/api/webhooks/brevo/" + Processes.ApiProcessSystem.WebhookToken, Caller.Anonymous),
         };
         var deep = new string('[', 100) + new string(']', 100);
         foreach (var route in routes)
@@ -271,6 +279,18 @@ public sealed class HostileInputTests(HostileApis apis) : IClassFixture<HostileA
         Typed("report memory is a string", "PUT", _ => "/api/monitoring/memory/web-dashboard/dashboard-1", Caller.Service, """{"workingSetBytes": "lots"}""", "workingSetBytes");
         Typed("report memory is negative", "PUT", _ => "/api/monitoring/memory/web-dashboard/dashboard-1", Caller.Service, """{"workingSetBytes": -1}""", "workingSetBytes");
         Typed("report memory is past long", "PUT", _ => "/api/monitoring/memory/web-dashboard/dashboard-1", Caller.Service, """{"workingSetBytes": 99999999999999999999}""", "workingSetBytes");
+        Typed("add suppression channel is a number", "POST", _ => "/api/suppressions", Caller.Staff, """{"channel": 1, "address": "a@example.edu", "reason": "r"}""", "channel");
+        Typed("add suppression channel is unknown", "POST", _ => "/api/suppressions", Caller.Staff, """{"channel": "fax", "address": "a@example.edu", "reason": "r"}""", "channel");
+        Typed("add suppression address is blank", "POST", _ => "/api/suppressions", Caller.Staff, """{"channel": "email", "address": "  ", "reason": "r"}""", "address");
+        Typed("add suppression reason is huge", "POST", _ => "/api/suppressions", Caller.Staff,
+            $$"""{"channel": "email", "address": "a@example.edu", "reason": "{{new string('r', 600)}}"}""", "reason");
+        var webhook = "/api/webhooks/bulksms/" + Processes.ApiProcessSystem.WebhookToken;
+        Typed("bulksms webhook status is unknown", "POST", _ => webhook, Caller.Anonymous,
+            """[{"id": "1", "type": "SENT", "to": "+1", "body": "x", "status": {"id": "LOST.null", "type": "LOST"}}]""", "[0].status.type");
+        Typed("bulksms webhook id is a number", "POST", _ => webhook, Caller.Anonymous,
+            """[{"id": 1, "type": "SENT", "to": "+1", "body": "x", "status": {"id": "DELIVERED.null", "type": "DELIVERED"}}]""", "[0].id");
+        Typed("brevo webhook event is unknown", "POST", _ => "/api/webhooks/brevo/" + Processes.ApiProcessSystem.WebhookToken, Caller.Anonymous,
+            """{"event": "exploded", "email": "a@example.edu", "message-id": "<m@x>", "ts_event": 1796281200}""", "event");
         // A count that is not the one the operator would see now: a conflict, and nothing deleted.
         cases["body delete all confirm is stale"] = new HostileCase(
             api => Build(api, HttpMethod.Post, "/api/dead-letters/delete-all", Caller.Staff, Json("""{"confirm": 999}""")), HttpStatusCode.Conflict, null);

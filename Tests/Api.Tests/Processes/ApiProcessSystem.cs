@@ -43,7 +43,12 @@ public sealed class ApiProcessSystem : IAsyncDisposable
         ["JWT_SECRET_KEY"] = Infrastructure.ApiTestHost.Secret,
         ["Sending:Outbox:Directory"] = Path.Combine(Directory, "mail-outbox"),
         ["Logging:LogLevel:Default"] = "Warning",
+        ["Webhooks:BulkSmsToken"] = WebhookToken,
+        ["Webhooks:BrevoToken"] = WebhookToken,
     };
+
+    /// <summary>Both providers' webhook token in these processes.</summary>
+    public const string WebhookToken = "process-webhook-token-0123456789";
 
     public Task<ApiProcess> StartApiAsync(long? memoryLimitBytes = null, string environment = "Production") =>
         ApiProcess.StartAsync(Settings, memoryLimitBytes, environment);
