@@ -155,6 +155,19 @@ internal static class StoreInput
             : checkedReceipt;
     }
 
+    /// <summary>A checked receipt (<see cref="Receipt"/>) as an event of the task it was matched to.</summary>
+    public static DeliveryEvent ReceiptEvent(ProviderReceipt receipt, DeliveryRecord task) =>
+        Event(new DeliveryEvent(task.TaskId, receipt.Status, receipt.At, task.Channel, task.Recipient)
+        {
+            Attempt = task.Attempts,
+            Provider = receipt.Provider,
+            ProviderMessageId = receipt.ProviderMessageId,
+            Error = receipt.Reason,
+            SmsParts = receipt.SmsParts,
+            CreditCost = receipt.CreditCost,
+            ReceiptId = receipt.ReceiptId,
+        });
+
     public static Suppression Suppression(Suppression suppression)
     {
         ArgumentNullException.ThrowIfNull(suppression);

@@ -240,16 +240,7 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
             return new ReceiptResult(ReceiptOutcome.UnknownMessage, null);
         }
         var task = ToRecord(found);
-        var deliveryEvent = StoreInput.Event(new DeliveryEvent(task.TaskId, input.Status, input.At, task.Channel, task.Recipient)
-        {
-            Attempt = task.Attempts,
-            Provider = input.Provider,
-            ProviderMessageId = input.ProviderMessageId,
-            Error = input.Reason,
-            SmsParts = input.SmsParts,
-            CreditCost = input.CreditCost,
-            ReceiptId = input.ReceiptId,
-        });
+        var deliveryEvent = StoreInput.ReceiptEvent(input, task);
         // One update that matches only while no event of the timeline has this receipt's id: a second delivery of the
         // same report, even at the same moment, finds nothing to update (single-document atomicity).
         var updated = await database.DeliveryLog.UpdateOneAsync(BuildReceiptUpdateFilter(task.TaskId, input.ReceiptId), BuildAppendUpdate(deliveryEvent),

@@ -101,13 +101,16 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     internal static void Append(SqliteCommand append, DeliveryEvent input)
     {
         append.Parameters.Clear();
-        append.With("$task_id", input.TaskId).With("$status", input.Status.ToString()).With("$channel", input.Channel.ToString())
-            .With("$recipient", input.Recipient).With("$attempt", input.Attempt).With("$provider", input.Provider)
-            .With("$provider_message_id", input.ProviderMessageId).With("$error", input.Error).With("$batch_id", input.BatchId)
-            .With("$submission_id", input.SubmissionId).With("$student_id", input.StudentId).With("$at", input.At.ToStored())
-            .With("$sms_parts", input.SmsParts).With("$credit_cost", input.CreditCost).With("$receipt_id", input.ReceiptId)
-            .ExecuteNonQuery();
+        Bind(append, input).ExecuteNonQuery();
     }
+
+    /// <summary>The event's values as the parameters of <see cref="TaskUpsertSql"/> and <see cref="EventInsertSql"/>.</summary>
+    private static SqliteCommand Bind(SqliteCommand command, DeliveryEvent e) =>
+        command.With("$task_id", e.TaskId).With("$status", e.Status.ToString()).With("$channel", e.Channel.ToString())
+            .With("$recipient", e.Recipient).With("$attempt", e.Attempt).With("$provider", e.Provider)
+            .With("$provider_message_id", e.ProviderMessageId).With("$error", e.Error).With("$batch_id", e.BatchId)
+            .With("$submission_id", e.SubmissionId).With("$student_id", e.StudentId).With("$at", e.At.ToStored())
+            .With("$sms_parts", e.SmsParts).With("$credit_cost", e.CreditCost).With("$receipt_id", e.ReceiptId);
 
     public async Task<ReceiptResult> RecordReceiptAsync(ProviderReceipt receipt, CancellationToken cancellationToken = default)
     {
@@ -127,16 +130,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             return new ReceiptResult(ReceiptOutcome.UnknownMessage, null);
         }
 
-        var deliveryEvent = StoreInput.Event(new DeliveryEvent(task.TaskId, input.Status, input.At, task.Channel, task.Recipient)
-        {
-            Attempt = task.Attempts,
-            Provider = input.Provider,
-            ProviderMessageId = input.ProviderMessageId,
-            Error = input.Reason,
-            SmsParts = input.SmsParts,
-            CreditCost = input.CreditCost,
-            ReceiptId = input.ReceiptId,
-        });
+        var deliveryEvent = StoreInput.ReceiptEvent(input, task);
         // The event first: when the receipt is already in the timeline, nothing of the task changes either.
         using var insertEvent = connection.Command(EventInsertSql, transaction);
         Bind(insertEvent, deliveryEvent);
@@ -149,13 +143,6 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         upsert.ExecuteNonQuery();
         transaction.Commit();
         return new ReceiptResult(ReceiptOutcome.Recorded, task);
-
-        static void Bind(SqliteCommand command, DeliveryEvent e) =>
-            command.With("$task_id", e.TaskId).With("$status", e.Status.ToString()).With("$channel", e.Channel.ToString())
-                .With("$recipient", e.Recipient).With("$attempt", e.Attempt).With("$provider", e.Provider)
-                .With("$provider_message_id", e.ProviderMessageId).With("$error", e.Error).With("$batch_id", e.BatchId)
-                .With("$submission_id", e.SubmissionId).With("$student_id", e.StudentId).With("$at", e.At.ToStored())
-                .With("$sms_parts", e.SmsParts).With("$credit_cost", e.CreditCost).With("$receipt_id", e.ReceiptId);
     }
 
     public async Task<IReadOnlyList<SmsUsageDay>> GetSmsUsageAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
