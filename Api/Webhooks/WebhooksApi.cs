@@ -37,9 +37,15 @@ public static class WebhooksApi
                 context.HttpContext.Response.Headers.RetryAfter = "60";
                 return ValueTask.CompletedTask;
             };
-            // One window per provider, not per address: a provider calls from many addresses.
+            // One window per provider, not per address: a provider calls from many addresses. Any other name shares one
+            // window, so made-up provider names cannot make a limiter each.
             limiter.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
-                context.Request.RouteValues["provider"]?.ToString() ?? "",
+                context.Request.RouteValues["provider"]?.ToString() switch
+                {
+                    Notifications.Tasks.ProviderNames.BulkSms => Notifications.Tasks.ProviderNames.BulkSms,
+                    Notifications.Tasks.ProviderNames.Brevo => Notifications.Tasks.ProviderNames.Brevo,
+                    _ => "other",
+                },
                 _ => new FixedWindowRateLimiterOptions
                 {
                     PermitLimit = context.RequestServices.GetRequiredService<IOptions<WebhookOptions>>().Value.PermitsPerMinute,

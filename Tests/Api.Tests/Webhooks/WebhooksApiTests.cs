@@ -216,9 +216,17 @@ public sealed class WebhooksApiTests
         }
         var brevo = await PostBrevoAsync(host, WebhookParserContractTests.BrevoEvent("opened"));
 
+        // Made-up provider names share one window between them, not a limiter each.
+        var madeUp = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            madeUp.Add((await host.Anonymous().PostAsync($"/api/webhooks/made-up-{i}/{BulkSmsToken}", Json(report), Ct)).StatusCode);
+        }
+
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
         // Each provider has its own window.
         Assert.Equal(HttpStatusCode.OK, brevo.StatusCode);
+        Assert.Equal([HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.TooManyRequests], madeUp);
     }
 
     [Fact]
