@@ -96,11 +96,19 @@ public static class BulkSmsStatusReports
 
         var userSuppliedId = PayloadReads.OptionalString(message, "userSuppliedId", path, 20);
         var parts = PayloadReads.OptionalNumber(message, "numberOfParts", path, 255);
+        var encoding = PayloadReads.OptionalString(message, "encoding", path, 16) switch
+        {
+            null or "BINARY" => (SmsEncoding?)null,
+            "TEXT" => SmsEncoding.Gsm7,
+            "UNICODE" => SmsEncoding.Ucs2,
+            var other => throw new WebhookPayloadException(PayloadReads.Join(path, "encoding"), $"'{other}' is not TEXT, UNICODE or BINARY."),
+        };
         var receipt = new ProviderReceipt(ProviderNames.BulkSms, $"{id}:{statusId}", outcome!.Value, receivedAt)
         {
             ProviderMessageId = id,
             Reason = outcome == DeliveryStatus.Delivered ? null : statusId,
             SmsParts = parts is { } p ? (int)p : null,
+            SmsEncoding = encoding,
             CreditCost = PayloadReads.OptionalNumber(message, "creditCost", path, 10_000),
         };
         // A blocked number stays blocked, and BulkSMS bills every send to it.

@@ -64,6 +64,8 @@ public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTim
     public string? StudentId { get; init; }
     /// <summary>SMS parts: counted when the SMS is queued, then as the provider reports it.</summary>
     public int? SmsParts { get; init; }
+    /// <summary>GSM-7 or UCS-2, with <see cref="SmsParts"/>.</summary>
+    public SmsEncoding? SmsEncoding { get; init; }
     /// <summary>What the provider charged, in its credits, when it says.</summary>
     public double? CreditCost { get; init; }
     /// <summary>
@@ -72,16 +74,21 @@ public sealed record DeliveryEvent(string TaskId, DeliveryStatus Status, DateTim
     public string? ReceiptId { get; init; }
 
     /// <summary>An event of <paramref name="task"/>, carrying its channel, recipient and correlation.</summary>
-    public static DeliveryEvent Of(NotificationTask task, DeliveryStatus status, DateTimeOffset at) =>
-        new(task.Id, status, at, task.Type, task.Recipient)
+    public static DeliveryEvent Of(NotificationTask task, DeliveryStatus status, DateTimeOffset at)
+    {
+        // An SMS's parts are counted once, when it is queued.
+        var segments = task.Type == NotificationType.Sms && status == DeliveryStatus.Queued && task.Data?.Message is { } text
+            ? SmsSegments.Count(text)
+            : (SmsSegments?)null;
+        return new(task.Id, status, at, task.Type, task.Recipient)
         {
             BatchId = task.Correlation?.BatchId,
             SubmissionId = task.Correlation?.SubmissionId,
             StudentId = task.Correlation?.StudentId,
-            SmsParts = task.Type == NotificationType.Sms && status == DeliveryStatus.Queued && task.Data?.Message is { } text
-                ? SmsSegments.Count(text).Parts
-                : null,
+            SmsParts = segments?.Parts,
+            SmsEncoding = segments?.Encoding,
         };
+    }
 }
 
 public sealed record DeliveryTimelineEntry(DeliveryStatus Status, DateTimeOffset At, int Attempt, string? Error, string? ProviderMessageId);
@@ -109,6 +116,7 @@ public sealed record DeliveryRecord(
 {
     /// <summary>An SMS's parts (segments): counted when queued, then as the provider reports them.</summary>
     public int? SmsParts { get; init; }
+    public SmsEncoding? SmsEncoding { get; init; }
     /// <summary>What the provider charged for it, in its credits, when it says.</summary>
     public double? CreditCost { get; init; }
 }
@@ -137,7 +145,12 @@ public sealed record BatchDeliveryProgress(string BatchId, long Total, IReadOnly
 }
 
 /// <summary>The SMS of one UTC day (by when they were queued): how many, how many parts, what they cost.</summary>
-public sealed record SmsUsageDay(DateOnly Day, long Messages, long Parts, double CreditCost);
+public sealed record SmsUsageDay(DateOnly Day, long Messages, long Parts, double CreditCost)
+{
+    /// <summary>Of those, the SMS sent as UCS-2 (a Telugu or Hindi letter makes the whole message so) and their parts.</summary>
+    public long Ucs2Messages { get; init; }
+    public long Ucs2Parts { get; init; }
+}
 
 /// <summary>
 /// What a provider's delivery report or event says about one message. It is matched to its task by
@@ -151,6 +164,7 @@ public sealed record ProviderReceipt(string Provider, string ReceiptId, Delivery
     /// <summary>The provider's status or reason, as it said it ("FAILED.BLOCKED", "hard_bounce: user unknown").</summary>
     public string? Reason { get; init; }
     public int? SmsParts { get; init; }
+    public SmsEncoding? SmsEncoding { get; init; }
     public double? CreditCost { get; init; }
 }
 

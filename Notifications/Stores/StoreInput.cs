@@ -117,7 +117,7 @@ internal static class StoreInput
         {
             throw new InvalidFieldException("attempt", "must not be negative.");
         }
-        Usage(deliveryEvent.SmsParts, deliveryEvent.CreditCost);
+        Usage(deliveryEvent.SmsParts, deliveryEvent.SmsEncoding, deliveryEvent.CreditCost);
         return deliveryEvent with
         {
             TaskId = FieldValidation.Required(deliveryEvent.TaskId, "taskId", FieldLimits.TaskId),
@@ -140,7 +140,7 @@ internal static class StoreInput
         {
             throw new InvalidFieldException("status", $"'{receipt.Status}' is not a delivery status.");
         }
-        Usage(receipt.SmsParts, receipt.CreditCost);
+        Usage(receipt.SmsParts, receipt.SmsEncoding, receipt.CreditCost);
         var checkedReceipt = receipt with
         {
             Provider = FieldValidation.Required(receipt.Provider, "provider", FieldLimits.Provider),
@@ -164,6 +164,7 @@ internal static class StoreInput
             ProviderMessageId = receipt.ProviderMessageId,
             Error = receipt.Reason,
             SmsParts = receipt.SmsParts,
+            SmsEncoding = receipt.SmsEncoding,
             CreditCost = receipt.CreditCost,
             ReceiptId = receipt.ReceiptId,
         });
@@ -192,8 +193,12 @@ internal static class StoreInput
     public static string? Search(string? search) =>
         string.IsNullOrWhiteSpace(search) ? null : FieldValidation.MaxLength(search.Trim().ToLowerInvariant(), "search", FieldLimits.Search);
 
-    private static void Usage(int? smsParts, double? creditCost)
+    private static void Usage(int? smsParts, SmsEncoding? encoding, double? creditCost)
     {
+        if (encoding is { } e && !Enum.IsDefined(e))
+        {
+            throw new InvalidFieldException("smsEncoding", $"'{e}' is not an SMS encoding.");
+        }
         if (smsParts is < 0)
         {
             throw new InvalidFieldException("smsParts", "must not be negative.");

@@ -83,7 +83,7 @@ public sealed record BatchProgress(long Sent, long Failed, long Pending, long To
 }
 
 /// <summary>One UTC day of SMS: messages, parts (segments) and provider credits.</summary>
-public sealed record SmsUsageDay(DateOnly Day, long Messages, long Parts, double CreditCost);
+public sealed record SmsUsageDay(DateOnly Day, long Messages, long Parts, double CreditCost, long Ucs2Messages = 0, long Ucs2Parts = 0);
 
 public sealed record SmsUsage(DateOnly From, DateOnly To, IReadOnlyList<SmsUsageDay> Days, long Messages, long Parts, double CreditCost);
 

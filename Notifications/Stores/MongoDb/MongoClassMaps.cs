@@ -33,6 +33,7 @@ internal static class MongoClassMaps
         public const string EventError = "error";
         public const string EventReceiptId = "receiptId";
         public const string SmsParts = "smsParts";
+        public const string SmsEncoding = "smsEncoding";
         public const string CreditCost = "creditCost";
     }
 

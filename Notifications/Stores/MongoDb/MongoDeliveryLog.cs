@@ -130,6 +130,10 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         {
             set.Add(F.SmsParts, new BsonDocument("$literal", parts));
         }
+        if (e.SmsEncoding is { } encoding)
+        {
+            set.Add(F.SmsEncoding, new BsonDocument("$literal", encoding.ToString()));
+        }
         if (e.CreditCost is { } cost)
         {
             set.Add(F.CreditCost, new BsonDocument("$literal", cost));
@@ -263,7 +267,11 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return groups.ConvertAll(g => new SmsUsageDay(
             DateOnly.ParseExact(g["_id"].AsString, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
-            g["count"].ToInt64(), g["parts"].ToInt64(), Math.Round(g["cost"].ToDouble(), 4)));
+            g["count"].ToInt64(), g["parts"].ToInt64(), Math.Round(g["cost"].ToDouble(), 4))
+        {
+            Ucs2Messages = g["ucs2"].ToInt64(),
+            Ucs2Parts = g["ucs2Parts"].ToInt64(),
+        });
     }
 
     internal static PipelineDefinition<DeliveryDocument, BsonDocument> BuildSmsUsagePipeline(DateTimeOffset from, DateTimeOffset to) =>
@@ -272,8 +280,16 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
                 s_filter.Gte(d => d.CreatedAt, from.UtcDateTime), s_filter.Lt(d => d.CreatedAt, to.UtcDateTime),
                 s_filter.Eq(d => d.Channel, NotificationType.Sms)))
             .AppendStage(new BsonDocumentPipelineStageDefinition<DeliveryDocument, BsonDocument>(new BsonDocument("$group", UsageGroup(
-                new BsonDocument("$dateToString", new BsonDocument { { "format", "%Y-%m-%d" }, { "date", "$" + F.CreatedAt }, { "timezone", "UTC" } })))))
+                new BsonDocument("$dateToString", new BsonDocument { { "format", "%Y-%m-%d" }, { "date", "$" + F.CreatedAt }, { "timezone", "UTC" } }))
+                .AddRange(new BsonDocument
+                {
+                    { "ucs2", new BsonDocument("$sum", new BsonDocument("$cond", new BsonArray { IsUcs2, 1, 0 })) },
+                    { "ucs2Parts", new BsonDocument("$sum", new BsonDocument("$cond", new BsonArray
+                        { IsUcs2, new BsonDocument("$ifNull", new BsonArray { "$" + F.SmsParts, 0 }), 0 })) },
+                }))))
             .AppendStage(new BsonDocumentPipelineStageDefinition<BsonDocument, BsonDocument>(new BsonDocument("$sort", new BsonDocument("_id", 1))));
+
+    private static readonly BsonDocument IsUcs2 = new("$eq", new BsonArray { "$" + F.SmsEncoding, SmsEncoding.Ucs2.ToString() });
 
     /// <summary>A $group body: count, SMS parts and cost per <paramref name="key"/>.</summary>
     private static BsonDocument UsageGroup(BsonValue key) => new()
@@ -297,6 +313,7 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         d.Timeline.OrderBy(t => t.At).Select(t => new DeliveryTimelineEntry(t.Status, t.At.ToOffset(), t.Attempt, t.Error, t.ProviderMessageId)).ToList())
     {
         SmsParts = d.SmsParts,
+        SmsEncoding = d.SmsEncoding,
         CreditCost = d.CreditCost,
     };
 }

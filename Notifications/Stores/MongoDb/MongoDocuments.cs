@@ -70,6 +70,7 @@ internal sealed class DeliveryDocument
     /// <summary>The latest event's time; the TTL index counts retention from here.</summary>
     public DateTime UpdatedAt { get; set; }
     public int? SmsParts { get; set; }
+    public SmsEncoding? SmsEncoding { get; set; }
     public double? CreditCost { get; set; }
     public List<DeliveryEventDocument> Timeline { get; set; } = [];
 }

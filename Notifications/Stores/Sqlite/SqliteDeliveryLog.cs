@@ -14,7 +14,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
 {
     private const int PruneChunk = 5_000;
     private const string TaskColumns =
-        "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at, sms_parts, credit_cost";
+        "task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error, batch_id, submission_id, student_id, created_at, updated_at, sms_parts, credit_cost, sms_encoding";
 
     /// <summary><see cref="DeliveryStatuses.Rank"/> in SQL.</summary>
     private static string Rank(string status) =>
@@ -35,9 +35,9 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
     // latest value given (the provider's count replaces ours).
     private static readonly string TaskUpsertSql = $"""
         INSERT INTO delivery_tasks (task_id, status, channel, recipient, attempts, provider, provider_message_id, last_error,
-                                    batch_id, submission_id, student_id, created_at, updated_at, sms_parts, credit_cost)
+                                    batch_id, submission_id, student_id, created_at, updated_at, sms_parts, credit_cost, sms_encoding)
         VALUES ($task_id, $status, $channel, $recipient, $attempt, $provider, $provider_message_id, $error,
-                $batch_id, $submission_id, $student_id, $at, $at, $sms_parts, $credit_cost)
+                $batch_id, $submission_id, $student_id, $at, $at, $sms_parts, $credit_cost, $sms_encoding)
         ON CONFLICT (task_id) DO UPDATE SET
             status = CASE WHEN {NewRank} > {StoredRank} THEN excluded.status
                           WHEN {NewRank} < {StoredRank} THEN delivery_tasks.status
@@ -59,6 +59,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             created_at = min(delivery_tasks.created_at, excluded.created_at),
             updated_at = max(delivery_tasks.updated_at, excluded.updated_at),
             sms_parts = coalesce(excluded.sms_parts, delivery_tasks.sms_parts),
+            sms_encoding = coalesce(excluded.sms_encoding, delivery_tasks.sms_encoding),
             credit_cost = coalesce(excluded.credit_cost, delivery_tasks.credit_cost);
         """;
 
@@ -110,7 +111,8 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
             .With("$recipient", e.Recipient).With("$attempt", e.Attempt).With("$provider", e.Provider)
             .With("$provider_message_id", e.ProviderMessageId).With("$error", e.Error).With("$batch_id", e.BatchId)
             .With("$submission_id", e.SubmissionId).With("$student_id", e.StudentId).With("$at", e.At.ToStored())
-            .With("$sms_parts", e.SmsParts).With("$credit_cost", e.CreditCost).With("$receipt_id", e.ReceiptId);
+            .With("$sms_parts", e.SmsParts).With("$credit_cost", e.CreditCost).With("$receipt_id", e.ReceiptId)
+            .With("$sms_encoding", e.SmsEncoding?.ToString());
 
     public async Task<ReceiptResult> RecordReceiptAsync(ProviderReceipt receipt, CancellationToken cancellationToken = default)
     {
@@ -152,7 +154,8 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         // Through the created_at index; created_at is Unix milliseconds, so a UTC day is its integer division.
         using var select = connection.Command("""
-            SELECT created_at / 86400000 AS day, count(*), coalesce(sum(sms_parts), 0), coalesce(sum(credit_cost), 0.0)
+            SELECT created_at / 86400000 AS day, count(*), coalesce(sum(sms_parts), 0), coalesce(sum(credit_cost), 0.0),
+                   count(*) FILTER (WHERE sms_encoding = 'Ucs2'), coalesce(sum(sms_parts) FILTER (WHERE sms_encoding = 'Ucs2'), 0)
             FROM delivery_tasks WHERE created_at >= $from AND created_at < $to AND channel = 'Sms'
             GROUP BY day ORDER BY day;
             """).With("$from", start.ToStored()).With("$to", end.ToStored());
@@ -161,7 +164,11 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             days.Add(new SmsUsageDay(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)reader.GetInt64(0)),
-                reader.GetInt64(1), reader.GetInt64(2), Math.Round(reader.GetDouble(3), 4)));
+                reader.GetInt64(1), reader.GetInt64(2), Math.Round(reader.GetDouble(3), 4))
+            {
+                Ucs2Messages = reader.GetInt64(4),
+                Ucs2Parts = reader.GetInt64(5),
+            });
         }
         return days;
     }
@@ -291,6 +298,7 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
                 {
                     SmsParts = reader.IsDBNull(13) ? null : reader.GetInt32(13),
                     CreditCost = reader.IsDBNull(14) ? null : reader.GetDouble(14),
+                    SmsEncoding = reader.IsDBNull(15) ? null : Enum.Parse<SmsEncoding>(reader.GetString(15)),
                 });
             }
         }

@@ -63,6 +63,7 @@ internal static class SqliteSchema
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
             sms_parts INTEGER NULL,
+            sms_encoding TEXT NULL,
             credit_cost REAL NULL);
         -- Every Queued event inserts into each of these, so there are as few as the reads need (schema 2):
         -- only batch notices have a batch, so the batch index leaves the rest out; pruning finds expired
@@ -126,6 +127,7 @@ internal static class SqliteSchema
     public static readonly IReadOnlyList<(string Table, string Column, string Definition)> AddedColumns =
     [
         ("delivery_tasks", "sms_parts", "INTEGER NULL"),
+        ("delivery_tasks", "sms_encoding", "TEXT NULL"),
         ("delivery_tasks", "credit_cost", "REAL NULL"),
         ("delivery_events", "receipt_id", "TEXT NULL"),
     ];

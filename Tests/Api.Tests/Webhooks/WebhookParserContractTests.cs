@@ -46,7 +46,7 @@ public sealed class WebhookParserContractTests
 
         Assert.Equal(expected, report.Receipt.Status);
         Assert.Equal(("bulksms", "4031238452", $"4031238452:{type}.{subtype ?? "null"}"), (report.Receipt.Provider, report.Receipt.ProviderMessageId, report.Receipt.ReceiptId));
-        Assert.Equal((1, 0.8), (report.Receipt.SmsParts, report.Receipt.CreditCost));
+        Assert.Equal((1, 0.8, SmsEncoding.Gsm7), (report.Receipt.SmsParts, report.Receipt.CreditCost, report.Receipt.SmsEncoding));
         Assert.Equal(s_now, report.Receipt.At);
         Assert.Null(report.SuppressBecause);
         Assert.True(report.SurelyOurs, "a message with our userSuppliedId is ours");

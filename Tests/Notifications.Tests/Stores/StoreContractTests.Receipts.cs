@@ -127,6 +127,11 @@ public abstract partial class StoreContractTests
         {
             SmsParts = 2, CreditCost = 1.6,
         }, Ct);
+        // t2 went as UCS-2 (a Telugu name), as BulkSMS reports.
+        await stores.DeliveryLog.RecordReceiptAsync(Receipt("m2", DeliveryStatus.Delivered, s_day.AddMinutes(1), "DELIVERED") with
+        {
+            SmsEncoding = SmsEncoding.Ucs2,
+        }, Ct);
         await stores.DeliveryLog.AppendAsync(new DeliveryEvent("t-mail", DeliveryStatus.Queued, s_day, NotificationType.Email, "a@example.org"), Ct);
 
         var t1 = await stores.DeliveryLog.GetAsync("t1", Ct);
@@ -134,10 +139,11 @@ public abstract partial class StoreContractTests
         var usage = await stores.DeliveryLog.GetSmsUsageAsync(s_midnight, s_midnight.AddDays(3), Ct);
 
         Assert.Equal((2, 1.6), (t1.SmsParts, t1.CreditCost));
+        Assert.Equal(SmsEncoding.Ucs2, (await stores.DeliveryLog.GetAsync("t2", Ct)).SmsEncoding);
         Assert.Equal((3L, 1.6), (batch.SmsParts, batch.CreditCost));
         Assert.Equal(
             [
-                new SmsUsageDay(DateOnly.FromDateTime(s_day.UtcDateTime), 2, 3, 1.6),
+                new SmsUsageDay(DateOnly.FromDateTime(s_day.UtcDateTime), 2, 3, 1.6) { Ucs2Messages = 1, Ucs2Parts = 1 },
                 new SmsUsageDay(DateOnly.FromDateTime(s_day.UtcDateTime).AddDays(1), 1, 1, 0),
             ],
             usage);

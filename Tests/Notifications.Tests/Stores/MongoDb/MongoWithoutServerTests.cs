@@ -224,7 +224,7 @@ public sealed class MongoWithoutServerTests
         var update = MongoDeliveryLog.BuildAppendUpdate(new DeliveryEvent("t1", DeliveryStatus.Sent, new DateTimeOffset(s_at), NotificationType.Email, "a@example.org")
         {
             Provider = "brevo", ProviderMessageId = "m1", Error = "e", BatchId = "b", SubmissionId = "s", StudentId = "st",
-            SmsParts = 2, CreditCost = 1.5, ReceiptId = "m1:delivered:1",
+            SmsParts = 2, SmsEncoding = SmsEncoding.Ucs2, CreditCost = 1.5, ReceiptId = "m1:delivered:1",
         });
         var set = update.Render(Args<DeliveryDocument>()).AsBsonArray[0]["$set"].AsBsonDocument;
 
@@ -307,7 +307,9 @@ public sealed class MongoWithoutServerTests
                     """),
                 BsonDocument.Parse("""
                     { "$group": { "_id": { "$dateToString": { "format": "%Y-%m-%d", "date": "$createdAt", "timezone": "UTC" } }, "count": { "$sum": 1 },
-                                  "parts": { "$sum": { "$ifNull": [ "$smsParts", 0 ] } }, "cost": { "$sum": { "$ifNull": [ "$creditCost", 0.0 ] } } } }
+                                  "parts": { "$sum": { "$ifNull": [ "$smsParts", 0 ] } }, "cost": { "$sum": { "$ifNull": [ "$creditCost", 0.0 ] } },
+                                  "ucs2": { "$sum": { "$cond": [ { "$eq": [ "$smsEncoding", "Ucs2" ] }, 1, 0 ] } },
+                                  "ucs2Parts": { "$sum": { "$cond": [ { "$eq": [ "$smsEncoding", "Ucs2" ] }, { "$ifNull": [ "$smsParts", 0 ] }, 0 ] } } } }
                     """),
                 BsonDocument.Parse("""{ "$sort": { "_id": 1 } }"""),
             ],

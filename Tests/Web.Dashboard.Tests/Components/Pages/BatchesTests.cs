@@ -72,8 +72,8 @@ public sealed class BatchesTests : DashboardContext
                 from = "2026-11-04", to = "2026-12-03", messages = 5, parts = 9, creditCost = 7.2,
                 days = new[]
                 {
-                    new { day = "2026-12-01", messages = 2, parts = 2, creditCost = 1.6 },
-                    new { day = "2026-12-02", messages = 3, parts = 7, creditCost = 5.6 },
+                    new { day = "2026-12-01", messages = 2, parts = 2, creditCost = 1.6, ucs2Messages = 0, ucs2Parts = 0 },
+                    new { day = "2026-12-02", messages = 3, parts = 7, creditCost = 5.6, ucs2Messages = 2, ucs2Parts = 6 },
                 },
             });
 
@@ -81,7 +81,7 @@ public sealed class BatchesTests : DashboardContext
 
         page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("table.sms-usage tbody tr").Count));
         Assert.Equal(["2026-12-02", "2026-12-01"], page.FindAll("table.sms-usage tbody tr").Select(r => r.GetAttribute("data-day")));
-        Assert.Equal(["2026-12-02", "3", "7", "5.6"], page.FindAll("tr[data-day='2026-12-02'] td").Select(c => c.TextContent.Trim()));
+        Assert.Equal(["2026-12-02", "3", "7", "2 messages, 6 parts", "5.6"], page.FindAll("tr[data-day='2026-12-02'] td").Select(c => c.TextContent.Trim()));
         Assert.Contains("9", page.Find("table.sms-usage tfoot").TextContent);
     }
 
