@@ -1,5 +1,5 @@
-using Notifications.Receipts;
 using System.Text.Json;
+using Notifications.Receipts;
 using Notifications.Stores;
 using Notifications.Tasks;
 

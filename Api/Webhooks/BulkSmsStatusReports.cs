@@ -1,6 +1,6 @@
-using Notifications.Receipts;
 using System.Globalization;
 using System.Text.Json;
+using Notifications.Receipts;
 using Notifications.Stores;
 using Notifications.Tasks;
 

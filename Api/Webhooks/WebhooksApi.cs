@@ -1,4 +1,3 @@
-using Notifications.Receipts;
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.RateLimiting;
@@ -7,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Notifications.Receipts;
 
 namespace Api.Webhooks;
 

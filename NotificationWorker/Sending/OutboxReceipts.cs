@@ -36,7 +36,7 @@ public sealed partial class OutboxReceipts(ReceiptIntake intake, IOptions<Outbox
 {
     private const int MaxAttempts = 6;
 
-    private readonly record struct Pending(string TaskId, string MessageId, NotificationType Channel, string Recipient, string Text, DateTimeOffset Due, int Attempt);
+    private readonly record struct Pending(string TaskId, string MessageId, NotificationType Channel, string Recipient, DateTimeOffset Due, int Attempt);
 
     // Development only: when thousands are waiting, the oldest receipts are dropped rather than memory grown.
     private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10_000)
@@ -50,8 +50,7 @@ public sealed partial class OutboxReceipts(ReceiptIntake intake, IOptions<Outbox
     {
         if (options.Value.Enabled)
         {
-            _pending.Writer.TryWrite(new Pending(message.TaskId, messageId, message.Channel, message.Recipient, message.TextBody,
-                time.GetUtcNow() + options.Value.Delay, 0));
+            _pending.Writer.TryWrite(new Pending(message.TaskId, messageId, message.Channel, message.Recipient, time.GetUtcNow() + options.Value.Delay, 0));
         }
     }
 
@@ -96,8 +95,8 @@ public sealed partial class OutboxReceipts(ReceiptIntake intake, IOptions<Outbox
         {
             TaskId = pending.TaskId,
             ProviderMessageId = pending.MessageId,
+            // No part count: the one made when the SMS was queued stands (a real provider's count would replace it).
             Reason = reason,
-            SmsParts = pending.Channel == NotificationType.Sms ? SmsSegments.Count(pending.Text).Parts : null,
         };
         return new ReceiptReport(receipt, suppress, SurelyOurs: true);
     }

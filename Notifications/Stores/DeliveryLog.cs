@@ -41,6 +41,13 @@ public static class DeliveryStatuses
     /// <summary>Statuses that clear the last error when they win: the message got through.</summary>
     public static bool IsSuccess(DeliveryStatus status) => status is DeliveryStatus.Sent or DeliveryStatus.Delivered;
 
+    /// <summary>The statuses of <see cref="Rank"/> above 0, each with its rank: the stores write their queries from these.</summary>
+    public static IEnumerable<(DeliveryStatus Status, int Rank)> Ranked =>
+        Enum.GetValues<DeliveryStatus>().Select(s => (s, Rank(s))).Where(r => r.Item2 > 0);
+
+    /// <summary>The statuses <see cref="IsSuccess"/> holds for.</summary>
+    public static IEnumerable<DeliveryStatus> Successes => Enum.GetValues<DeliveryStatus>().Where(IsSuccess);
+
     /// <summary>Finished without reaching the student.</summary>
     public static bool IsFailure(DeliveryStatus status) =>
         status is DeliveryStatus.Dead or DeliveryStatus.Undelivered or DeliveryStatus.Bounced or DeliveryStatus.Suppressed;

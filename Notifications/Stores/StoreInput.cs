@@ -190,6 +190,13 @@ internal static class StoreInput
     public static string SuppressionAddress(NotificationType channel, string? address) =>
         FieldValidation.Required(address is null ? null : Stores.SuppressionAddress.Normalize(channel, address), "address", FieldLimits.Recipient);
 
+    /// <summary>The audit trail's filter: an address without a channel is read as the channel it looks like.</summary>
+    public static (NotificationType? Channel, string? Address) AuditFilter(NotificationType? channel, string? address)
+    {
+        var checkedChannel = channel is { } c ? Channel(c) : (NotificationType?)null;
+        return (checkedChannel, address is null ? null : SuppressionAddress(checkedChannel ?? Stores.SuppressionAddress.ChannelOf(address), address));
+    }
+
     public static string? Search(string? search) =>
         string.IsNullOrWhiteSpace(search) ? null : FieldValidation.MaxLength(search.Trim().ToLowerInvariant(), "search", FieldLimits.Search);
 

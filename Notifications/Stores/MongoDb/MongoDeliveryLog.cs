@@ -156,7 +156,7 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
                         new BsonDocument("$eq", new BsonArray { new BsonDocument("$ifNull", new BsonArray { Field(F.LastError), BsonNull.Value }), BsonNull.Value }),
                         new BsonDocument("$not", new BsonArray
                         {
-                            new BsonDocument("$in", new BsonArray { Field(F.Status), new BsonArray { DeliveryStatus.Sent.ToString(), DeliveryStatus.Delivered.ToString() } }),
+                            new BsonDocument("$in", new BsonArray { Field(F.Status), new BsonArray(DeliveryStatuses.Successes.Select(s => s.ToString())) }),
                         }),
                     }),
                 }),
@@ -171,8 +171,8 @@ internal sealed class MongoDeliveryLog(MongoDocumentDatabase database) : IDelive
         static string Field(string name) => "$" + name;
         static BsonDocument RankOf(BsonValue status) => new("$switch", new BsonDocument
         {
-            { "branches", new BsonArray(Enum.GetValues<DeliveryStatus>().Where(s => DeliveryStatuses.Rank(s) > 0).Select(s =>
-                new BsonDocument { { "case", new BsonDocument("$eq", new BsonArray { status, s.ToString() }) }, { "then", DeliveryStatuses.Rank(s) } })) },
+            { "branches", new BsonArray(DeliveryStatuses.Ranked.Select(r =>
+                new BsonDocument { { "case", new BsonDocument("$eq", new BsonArray { status, r.Status.ToString() }) }, { "then", r.Rank } })) },
             { "default", 0 },
         });
         static BsonValue Literal(string? value) => value is null ? BsonNull.Value : new BsonDocument("$literal", value);

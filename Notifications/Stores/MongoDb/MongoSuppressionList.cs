@@ -76,8 +76,7 @@ internal sealed class MongoSuppressionList(MongoDocumentDatabase database, TimeP
     public async Task<Page<SuppressionAuditEntry>> ListAuditAsync(NotificationType? channel, string? address, PageRequest page,
         CancellationToken cancellationToken = default)
     {
-        var checkedChannel = channel is { } c ? StoreInput.Channel(c) : (NotificationType?)null;
-        var checkedAddress = address is null ? null : StoreInput.SuppressionAddress(checkedChannel ?? SuppressionAddress.ChannelOf(address), address);
+        var (checkedChannel, checkedAddress) = StoreInput.AuditFilter(channel, address);
         page.Validate();
         var filter = BuildAuditFilter(checkedChannel, checkedAddress);
         var total = await database.SuppressionAudit.CountDocumentsAsync(filter, cancellationToken: cancellationToken).ConfigureAwait(false);

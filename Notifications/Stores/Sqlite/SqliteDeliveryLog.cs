@@ -18,7 +18,10 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
 
     /// <summary><see cref="DeliveryStatuses.Rank"/> in SQL.</summary>
     private static string Rank(string status) =>
-        $"(CASE {status} WHEN 'Delivered' THEN 1 WHEN 'Undelivered' THEN 2 WHEN 'Bounced' THEN 2 WHEN 'Complained' THEN 3 ELSE 0 END)";
+        $"(CASE {status} {string.Join(' ', DeliveryStatuses.Ranked.Select(r => $"WHEN '{r.Status}' THEN {r.Rank}"))} ELSE 0 END)";
+
+    /// <summary>The statuses of <see cref="DeliveryStatuses.IsSuccess"/> as an SQL list.</summary>
+    private static readonly string Successes = "(" + string.Join(", ", DeliveryStatuses.Successes.Select(s => $"'{s}'")) + ")";
 
     private static readonly string NewRank = Rank("excluded.status"), StoredRank = Rank("delivery_tasks.status");
 
@@ -49,9 +52,9 @@ internal sealed class SqliteDeliveryLog(SqliteDocumentDatabase database, IOption
                             THEN excluded.provider ELSE delivery_tasks.provider END,
             provider_message_id = CASE WHEN excluded.provider_message_id IS NOT NULL AND (delivery_tasks.provider_message_id IS NULL OR {Wins})
                             THEN excluded.provider_message_id ELSE delivery_tasks.provider_message_id END,
-            last_error = CASE WHEN excluded.status IN ('Sent', 'Delivered') AND {Wins} THEN excluded.last_error
+            last_error = CASE WHEN excluded.status IN {Successes} AND {Wins} THEN excluded.last_error
                               WHEN excluded.last_error IS NOT NULL AND ({Wins}
-                                   OR (delivery_tasks.last_error IS NULL AND delivery_tasks.status NOT IN ('Sent', 'Delivered')))
+                                   OR (delivery_tasks.last_error IS NULL AND delivery_tasks.status NOT IN {Successes}))
                               THEN excluded.last_error ELSE delivery_tasks.last_error END,
             batch_id = coalesce(delivery_tasks.batch_id, excluded.batch_id),
             submission_id = coalesce(delivery_tasks.submission_id, excluded.submission_id),

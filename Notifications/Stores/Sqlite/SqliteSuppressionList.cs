@@ -79,8 +79,7 @@ internal sealed class SqliteSuppressionList(SqliteDocumentDatabase database, Tim
     public async Task<Page<SuppressionAuditEntry>> ListAuditAsync(NotificationType? channel, string? address, PageRequest page,
         CancellationToken cancellationToken = default)
     {
-        var checkedChannel = channel is { } c ? StoreInput.Channel(c) : (NotificationType?)null;
-        var checkedAddress = address is null ? null : StoreInput.SuppressionAddress(checkedChannel ?? SuppressionAddress.ChannelOf(address), address);
+        var (checkedChannel, checkedAddress) = StoreInput.AuditFilter(channel, address);
         page.Validate();
         using var activity = StoreTelemetry.StartSqlite("suppressions.audit");
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);

@@ -1,16 +1,16 @@
-using Notifications.Receipts;
 using System.Net;
 using System.Text.Json;
 using Api.Tests.Infrastructure;
 using Api.Webhooks;
+using Notifications.Receipts;
 using Notifications.Stores;
 using Notifications.Testing;
-using WireMock;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
 using WireMock.Types;
 using WireMock.Util;
+using WireMock;
 
 namespace Api.Tests.Webhooks;
 

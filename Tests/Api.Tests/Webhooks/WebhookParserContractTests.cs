@@ -1,6 +1,6 @@
-using Notifications.Receipts;
 using System.Text.Json;
 using Api.Webhooks;
+using Notifications.Receipts;
 using Notifications.Stores;
 using Notifications.Tasks;
 

@@ -1,4 +1,3 @@
-using Notifications.Receipts;
 using System.Net;
 using System.Text;
 using Api.Batches;
@@ -6,6 +5,7 @@ using Api.Monitoring;
 using Api.Students;
 using Api.Tests.Infrastructure;
 using Api.Webhooks;
+using Notifications.Receipts;
 using Notifications.Stores;
 using Notifications.Tasks;
 
