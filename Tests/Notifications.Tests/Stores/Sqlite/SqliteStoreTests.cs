@@ -118,11 +118,16 @@ public sealed class SqliteStoreTests
         await using var stores = await StoreHarness.StartSqliteAsync(settings: new Dictionary<string, string?> { ["DocumentStore:DeliveryLogRetention"] = "01:00:00" });
         var now = DateTimeOffset.UtcNow;
         var log = stores.DeliveryLog;
-        await log.AppendAsync(new DeliveryEvent("old", DeliveryStatus.Queued, now.AddHours(-3), NotificationType.Email, "a@example.org"), Ct);
-        await log.AppendAsync(new DeliveryEvent("old", DeliveryStatus.Dead, now.AddHours(-2), NotificationType.Email, "a@example.org"), Ct);
-        // Created long ago but still active: retention counts from the latest event.
-        await log.AppendAsync(new DeliveryEvent("active", DeliveryStatus.Queued, now.AddHours(-3), NotificationType.Email, "a@example.org"), Ct);
-        await log.AppendAsync(new DeliveryEvent("active", DeliveryStatus.Retrying, now.AddMinutes(-5), NotificationType.Email, "a@example.org"), Ct);
+        // One transaction: the host's own pruner (it runs once at start) must not see "active" between its two events,
+        // when it is only three hours old and would rightly go (a fresh-clone CI run once caught it there).
+        await log.AppendManyAsync(
+        [
+            new DeliveryEvent("old", DeliveryStatus.Queued, now.AddHours(-3), NotificationType.Email, "a@example.org"),
+            new DeliveryEvent("old", DeliveryStatus.Dead, now.AddHours(-2), NotificationType.Email, "a@example.org"),
+            // Created long ago but still active: retention counts from the latest event.
+            new DeliveryEvent("active", DeliveryStatus.Queued, now.AddHours(-3), NotificationType.Email, "a@example.org"),
+            new DeliveryEvent("active", DeliveryStatus.Retrying, now.AddMinutes(-5), NotificationType.Email, "a@example.org"),
+        ], Ct);
 
         var deleted = await stores.Services.GetRequiredService<SqliteDeliveryLog>().PruneExpiredAsync(Ct);
 
